@@ -1,0 +1,5 @@
+"""Allow ``python -m importer``."""
+
+from importer.cli import main
+
+main()

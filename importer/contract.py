@@ -1,0 +1,259 @@
+"""Vendor contracts: the declarative files in ``schemas/``, loaded into typed objects.
+
+A contract holds the vendor's request JSON Schema plus what an import needs to know about the
+endpoint (path, auth, rate limits, how answers and errors look, the dedupe key). Everything the
+stages do per vendor is read from here; no stage names a vendor.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from importlib import resources
+from typing import Any
+
+import yaml
+
+from importer.errors import ConfigError, UnknownVendor
+
+SCHEMA_PACKAGE = "importer.schemas"
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class FieldSpec:
+    """One leaf of the request body, addressed by its dotted path."""
+
+    path: str
+    type: str
+    required: bool
+    nullable: bool = False
+    min_length: int | None = None
+    max_length: int | None = None
+    enum: tuple[str, ...] | None = None
+    pattern: str | None = None
+    format: str | None = None
+    item_type: str | None = None
+    concept: str | None = None
+    aliases: tuple[str, ...] = ()
+    description: str = ""
+
+    @property
+    def name(self) -> str:
+        """Return the last segment of the path."""
+        return self.path.rsplit(".", 1)[-1]
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class AuthSpec:
+    """How requests prove who sends them."""
+
+    scheme: str
+    header: str | None
+    credentials: Mapping[str, str]
+    sandbox_credentials: Mapping[str, str]
+
+
+@dataclass(frozen=True, slots=True)
+class RateLimit:
+    """At most ``requests`` per ``per_seconds``."""
+
+    requests: int
+    per_seconds: float
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class ErrorBodySpec:
+    """Where a vendor's error body keeps its message (a dotted path) and which style it has."""
+
+    style: str
+    message: str
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Contract:
+    """Everything an import needs to know about one vendor endpoint."""
+
+    id: str
+    title: str
+    seed: str
+    description: str
+    method: str
+    path: str
+    production_url: str | None
+    auth: AuthSpec
+    rate_limits: tuple[RateLimit, ...]
+    created_statuses: frozenset[int]
+    conflict_statuses: frozenset[int]
+    fatal_statuses: frozenset[int]
+    id_field: str
+    error_body: ErrorBodySpec
+    dedupe_key: tuple[str, ...]
+    resend_is_safe: bool
+    fields: tuple[FieldSpec, ...]
+    open_object: str | None
+    request_schema: Mapping[str, Any]
+    sandbox: Mapping[str, Any] = field(default_factory=dict)
+
+    def field(self, path: str) -> FieldSpec:
+        """Return the field at ``path``, or raise ConfigError listing the fields."""
+        for spec in self.fields:
+            if spec.path == path:
+                return spec
+        known = ", ".join(spec.path for spec in self.fields)
+        raise ConfigError(f"{self.id} has no field {path!r}; its fields are: {known}")
+
+    @property
+    def credential_vars(self) -> tuple[str, ...]:
+        """Return the environment variables that hold this vendor's credentials."""
+        return tuple(self.auth.credentials.values())
+
+
+def vendor_ids() -> list[str]:
+    """Return the id of every contract shipped with the package, sorted."""
+    folder = resources.files(SCHEMA_PACKAGE)
+    return sorted(
+        entry.name.removesuffix(".yaml")
+        for entry in folder.iterdir()
+        if entry.name.endswith(".yaml")
+    )
+
+
+def load_contract(vendor: str) -> Contract:
+    """Load the contract of ``vendor`` from the package's schemas.
+
+    Raises:
+        UnknownVendor: when no contract file has that id.
+    """
+    known = vendor_ids()
+    if vendor not in known:
+        raise UnknownVendor(f"unknown vendor {vendor!r}; choose one of: {', '.join(known)}")
+    text = resources.files(SCHEMA_PACKAGE).joinpath(f"{vendor}.yaml").read_text("utf-8")
+    return parse_contract(yaml.safe_load(text))
+
+
+def load_all() -> list[Contract]:
+    """Load every shipped contract."""
+    return [load_contract(vendor) for vendor in vendor_ids()]
+
+
+def parse_contract(doc: Mapping[str, Any]) -> Contract:
+    """Build a Contract from the parsed YAML document of a contract file."""
+    schema = doc["request_schema"]
+    responses = doc["responses"]
+    auth = doc["auth"]
+    return Contract(
+        id=doc["id"],
+        title=doc["title"],
+        seed=doc["seed"],
+        description=doc.get("description", ""),
+        method=doc["endpoint"]["method"].upper(),
+        path=doc["endpoint"]["path"],
+        production_url=doc["endpoint"].get("production_url"),
+        auth=AuthSpec(
+            scheme=auth["scheme"],
+            header=auth.get("header"),
+            credentials=dict(auth["credentials"]),
+            sandbox_credentials=dict(auth.get("sandbox_credentials", {})),
+        ),
+        rate_limits=tuple(
+            RateLimit(int(limit["requests"]), float(limit["per_seconds"]))
+            for limit in doc.get("rate_limits", [])
+        ),
+        created_statuses=frozenset(responses["created"]),
+        conflict_statuses=frozenset(responses.get("conflict", [])),
+        fatal_statuses=frozenset(responses.get("fatal", [401, 403])),
+        id_field=responses.get("id_field", "id"),
+        error_body=ErrorBodySpec(**responses["error_body"]),
+        dedupe_key=tuple(doc.get("dedupe_key", [])),
+        resend_is_safe=bool(doc.get("resend_is_safe", False)),
+        fields=tuple(flatten_fields(schema, doc.get("fields", {}))),
+        open_object=doc.get("open_object"),
+        request_schema=schema,
+        sandbox=doc.get("sandbox", {}),
+    )
+
+
+def flatten_fields(
+    schema: Mapping[str, Any], hints: Mapping[str, Mapping[str, Any]]
+) -> list[FieldSpec]:
+    """List the leaves of a JSON Schema object as dotted-path fields.
+
+    Open objects (no declared properties) are not leaves: they are filled on request only.
+    """
+    leaves: list[FieldSpec] = []
+    _walk(schema, schema, prefix="", parent_required=True, hints=hints, out=leaves)
+    return leaves
+
+
+def _walk(
+    root: Mapping[str, Any],
+    node: Mapping[str, Any],
+    *,
+    prefix: str,
+    parent_required: bool,
+    hints: Mapping[str, Mapping[str, Any]],
+    out: list[FieldSpec],
+) -> None:
+    required = set(node.get("required", []))
+    for name, raw in node.get("properties", {}).items():
+        prop = resolve(root, raw)
+        path = f"{prefix}{name}"
+        is_required = parent_required and name in required
+        if _type_of(prop) == "object":
+            _walk(root, prop, prefix=f"{path}.", parent_required=is_required, hints=hints, out=out)
+            continue
+        out.append(_leaf(root, path, prop, is_required, hints.get(path, {})))
+
+
+def _leaf(
+    root: Mapping[str, Any],
+    path: str,
+    prop: Mapping[str, Any],
+    required: bool,
+    hint: Mapping[str, Any],
+) -> FieldSpec:
+    items = resolve(root, prop.get("items", {}))
+    enum = prop.get("enum")
+    return FieldSpec(
+        path=path,
+        type=_type_of(prop),
+        required=required,
+        nullable=bool(prop.get("nullable", False)) or "null" in _types(prop),
+        min_length=prop.get("minLength"),
+        max_length=prop.get("maxLength"),
+        enum=tuple(str(value) for value in enum if value is not None) if enum else None,
+        pattern=prop.get("pattern"),
+        format=prop.get("format"),
+        item_type=_type_of(items) if items else None,
+        concept=hint.get("concept"),
+        aliases=tuple(hint.get("aliases", ())),
+        description=prop.get("description", ""),
+    )
+
+
+def resolve(root: Mapping[str, Any], node: Mapping[str, Any]) -> Mapping[str, Any]:
+    """Follow a local ``$ref`` (and a one-element ``allOf``) to the schema it names."""
+    if "allOf" in node and len(node["allOf"]) == 1:
+        merged = {key: value for key, value in node.items() if key != "allOf"}
+        return {**resolve(root, node["allOf"][0]), **merged}
+    ref = node.get("$ref")
+    if not ref:
+        return node
+    if not ref.startswith("#/"):
+        raise ConfigError(f"only local $ref is supported in contracts, not {ref!r}")
+    target: Any = root
+    for part in ref[2:].split("/"):
+        target = target[part]
+    return resolve(root, target)
+
+
+def _types(prop: Mapping[str, Any]) -> list[str]:
+    declared = prop.get("type", "string")
+    return list(declared) if isinstance(declared, list) else [declared]
+
+
+def _type_of(prop: Mapping[str, Any]) -> str:
+    if "properties" in prop:
+        return "object"
+    kinds = [kind for kind in _types(prop) if kind != "null"]
+    return kinds[0] if kinds else "string"

@@ -1,0 +1,51 @@
+"""The exceptions that stop a run, sorted by what the caller does next.
+
+Bad rows are never exceptions: they become ``failed`` rows. Only what makes the whole run
+meaningless raises, and the CLI turns each into a one-line message and exit code 2::
+
+    ImporterError
+     ├── ConfigError            fix the command line or the environment, then run again
+     │    ├── UnknownVendor
+     │    ├── MissingCredential
+     │    └── MappingError      no column (and no --set) for a required field
+     ├── InputError             fix or re-export the file, then run again
+     └── VendorError            the vendor refused the whole run
+          └── AuthError         401/403: the credential is wrong or lacks rights
+
+Retryable vendor failures (429, 5xx, transport errors) are handled inside ``push`` and never
+reach the caller.
+"""
+
+from __future__ import annotations
+
+
+class ImporterError(Exception):
+    """Base of every error that aborts a run; its message is one line for a person."""
+
+
+class ConfigError(ImporterError):
+    """Raised when the command line, a mapping file or the environment is wrong."""
+
+
+class UnknownVendor(ConfigError):
+    """Raised when a vendor id names no contract file."""
+
+
+class MissingCredential(ConfigError):
+    """Raised when an environment variable the vendor needs is unset or empty."""
+
+
+class MappingError(ConfigError):
+    """Raised when a required vendor field has no column and no constant."""
+
+
+class InputError(ImporterError):
+    """Raised when the input file cannot be read as a sheet."""
+
+
+class VendorError(ImporterError):
+    """Raised when the vendor refuses the whole run."""
+
+
+class AuthError(VendorError):
+    """Raised when the vendor answers 401 or 403: the credential is wrong or lacks rights."""

@@ -1,0 +1,329 @@
+"""The map stage: source headers to vendor fields, and values to their normal form.
+
+A plan is made once from the header row (explicit mapping file, else exact names, else the
+aliases that common CRM exports use) and then applied to every chunk with vectorised pandas
+string operations.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import pandas as pd
+import yaml
+
+from importer.contract import Contract, FieldSpec
+from importer.errors import ConfigError, MappingError
+
+# Header names that HubSpot, Salesforce, Google Contacts, Mailchimp, Zoho and Pipedrive exports
+# use, by concept. Compared after normalize_header(); earlier entries win over later ones.
+CONCEPT_ALIASES: Mapping[str, tuple[str, ...]] = {
+    "email": (
+        "email",
+        "email address",
+        "e-mail",
+        "e-mail address",
+        "primary email",
+        "work email",
+        "business email",
+        "email 1",
+        "e-mail 1 - value",
+        "email 1 - value",
+        "person - email",
+        "email - work",
+        "contact email",
+        "mail",
+    ),
+    "phone": (
+        "phone",
+        "phone number",
+        "primary phone",
+        "business phone",
+        "work phone",
+        "telephone",
+        "tel",
+        "phone 1 - value",
+        "person - phone",
+        "phone - work",
+        "contact phone",
+        "contact phone number",
+        "mobile",
+        "mobile phone",
+        "mobile phone number",
+        "mobile number",
+        "cell",
+        "cell phone",
+    ),
+    "full_name": (
+        "name",
+        "full name",
+        "contact name",
+        "contact",
+        "customer name",
+        "display name",
+        "person - name",
+        "person name",
+        "lead name",
+    ),
+    "first_name": (
+        "first name",
+        "firstname",
+        "given name",
+        "first",
+        "fname",
+        "person - first name",
+    ),
+    "last_name": (
+        "last name",
+        "lastname",
+        "surname",
+        "family name",
+        "last",
+        "lname",
+        "person - last name",
+    ),
+    "company": (
+        "company",
+        "company name",
+        "organization",
+        "organisation",
+        "organization name",
+        "account name",
+        "account",
+        "business name",
+        "organization 1 - name",
+        "organization - name",
+    ),
+    "street": (
+        "street",
+        "street address",
+        "address",
+        "address line 1",
+        "address 1",
+        "address1",
+        "street 1",
+        "mailing street",
+        "billing street",
+        "address 1 - street",
+        "street line 1",
+    ),
+    "street2": (
+        "address line 2",
+        "address 2",
+        "address2",
+        "street 2",
+        "street address 2",
+        "apartment",
+        "suite",
+        "address 1 - extended address",
+    ),
+    "city": ("city", "town", "locality", "mailing city", "billing city", "address 1 - city"),
+    "state": (
+        "state",
+        "state/region",
+        "state/province",
+        "province",
+        "region",
+        "state or province",
+        "mailing state/province",
+        "billing state/province",
+        "address 1 - region",
+        "county",
+    ),
+    "postal_code": (
+        "postal code",
+        "zip",
+        "zip code",
+        "zipcode",
+        "zip/postal code",
+        "postcode",
+        "post code",
+        "postal",
+        "mailing zip/postal code",
+        "billing zip/postal code",
+        "address 1 - postal code",
+    ),
+    "country": (
+        "country",
+        "country/region",
+        "country code",
+        "mailing country",
+        "billing country",
+        "address 1 - country",
+    ),
+    "website": ("website", "website url", "web site", "url", "homepage", "web"),
+    "notes": ("notes", "note", "comments", "comment", "description"),
+}
+
+# Concepts whose values spreadsheets like to turn into numbers ("94102.0", "4155550123.0").
+NUMERIC_TEXT_CONCEPTS = frozenset({"phone", "postal_code"})
+
+
+def normalize_header(name: str) -> str:
+    """Return the header with case, spaces and punctuation removed, for matching."""
+    return re.sub(r"[\W_]+", "", name.casefold())
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class MappingPlan:
+    """Which source columns fill which vendor fields, decided once per sheet."""
+
+    columns: Mapping[str, tuple[str, ...]]
+    """Field path -> the source columns that fill it (several are joined with a space)."""
+    constants: Mapping[str, str] = field(default_factory=dict)
+    unmapped: tuple[str, ...] = ()
+
+    def describe(self) -> dict[str, str]:
+        """Return field -> where its value comes from, for the summary."""
+        described = {path: " + ".join(cols) for path, cols in self.columns.items()}
+        described.update({path: f"--set {value!r}" for path, value in self.constants.items()})
+        return described
+
+
+def plan_mapping(
+    columns: Sequence[str],
+    contract: Contract,
+    *,
+    explicit: Mapping[str, Sequence[str] | None] | None = None,
+    constants: Mapping[str, str] | None = None,
+) -> MappingPlan:
+    """Decide which column fills each field of the contract.
+
+    Raises:
+        ConfigError: when the mapping file or a constant names an unknown field or column.
+        MappingError: when a required field has neither a column nor a constant.
+    """
+    constants = dict(constants or {})
+    for path in constants:
+        contract.field(path)
+    chosen = _explicit_columns(columns, contract, explicit or {})
+    for spec in contract.fields:
+        if spec.path in chosen or spec.path in constants:
+            continue
+        found = _match(columns, spec)
+        if found:
+            chosen[spec.path] = found
+    chosen = {path: cols for path, cols in chosen.items() if cols and path not in constants}
+    _require(contract, chosen, constants)
+    used = {column for cols in chosen.values() for column in cols}
+    return MappingPlan(
+        columns=chosen,
+        constants=constants,
+        unmapped=tuple(column for column in columns if column not in used),
+    )
+
+
+def load_mapping_file(path: Path) -> dict[str, list[str] | None]:
+    """Read a mapping file: YAML or JSON, ``field: column`` (or a list of columns, or null).
+
+    Raises:
+        ConfigError: when the file is missing or not a mapping of fields to columns.
+    """
+    try:
+        doc = yaml.safe_load(path.read_text("utf-8"))
+    except OSError as exc:
+        raise ConfigError(f"cannot read mapping file {path}: {exc.strerror}") from None
+    except yaml.YAMLError as exc:
+        raise ConfigError(f"mapping file {path} is not valid YAML or JSON: {exc}") from None
+    if not isinstance(doc, dict):
+        raise ConfigError(f"mapping file {path} must map vendor fields to column names")
+    plan: dict[str, list[str] | None] = {}
+    for key, value in doc.items():
+        if value is None:
+            plan[str(key)] = None
+        elif isinstance(value, list | tuple):
+            plan[str(key)] = [str(item) for item in value]
+        else:
+            plan[str(key)] = [str(value)]
+    return plan
+
+
+def apply_mapping(frame: pd.DataFrame, plan: MappingPlan, contract: Contract) -> pd.DataFrame:
+    """Return the chunk as vendor fields: one column per mapped field, normalized, None if empty."""
+    mapped = pd.DataFrame(index=frame.index)
+    for path, cols in plan.columns.items():
+        values = frame[list(cols)].agg(" ".join, axis=1) if len(cols) > 1 else frame[cols[0]]
+        mapped[path] = normalize_values(values, contract.field(path))
+    for path, value in plan.constants.items():
+        mapped[path] = normalize_values(
+            pd.Series(value, index=frame.index, dtype=object), contract.field(path)
+        )
+    return mapped
+
+
+def normalize_values(values: pd.Series, spec: FieldSpec) -> pd.Series:
+    """Trim, NFC-normalize and (for emails) lower-case; empty text becomes None."""
+    text = values.astype(object).fillna("").astype(str)
+    text = text.str.normalize("NFC").str.strip().str.replace(r"\s+", " ", regex=True)
+    if spec.concept == "email" or spec.format == "email":
+        text = text.str.lower()
+    if spec.concept in NUMERIC_TEXT_CONCEPTS:
+        text = text.str.replace(r"^(\d+)\.0+$", r"\1", regex=True)
+    return text.where(text != "", None).astype(object)
+
+
+def _explicit_columns(
+    columns: Sequence[str], contract: Contract, explicit: Mapping[str, Sequence[str] | None]
+) -> dict[str, tuple[str, ...]]:
+    chosen: dict[str, tuple[str, ...]] = {}
+    for path, cols in explicit.items():
+        contract.field(path)
+        for column in cols or ():
+            if column not in columns:
+                raise ConfigError(
+                    f"mapping file names column {column!r}, which the sheet does not have; "
+                    f"its columns are: {', '.join(columns)}"
+                )
+        chosen[path] = tuple(cols or ())
+    return chosen
+
+
+def _match(columns: Sequence[str], spec: FieldSpec) -> tuple[str, ...]:
+    by_key: dict[str, str] = {}
+    for column in columns:
+        by_key.setdefault(normalize_header(column), column)
+    for candidate in _candidates(spec):
+        if candidate in by_key:
+            return (by_key[candidate],)
+    if spec.concept == "full_name":
+        first = _first_present(by_key, CONCEPT_ALIASES["first_name"])
+        last = _first_present(by_key, CONCEPT_ALIASES["last_name"])
+        if first and last:
+            return (first, last)
+    return ()
+
+
+def _candidates(spec: FieldSpec) -> Iterable[str]:
+    yield normalize_header(spec.path)
+    yield normalize_header(spec.name)
+    for alias in spec.aliases:
+        yield normalize_header(alias)
+    for alias in CONCEPT_ALIASES.get(spec.concept or "", ()):
+        yield normalize_header(alias)
+
+
+def _first_present(by_key: Mapping[str, str], aliases: Iterable[str]) -> str | None:
+    for alias in aliases:
+        column = by_key.get(normalize_header(alias))
+        if column:
+            return column
+    return None
+
+
+def _require(
+    contract: Contract, chosen: Mapping[str, tuple[str, ...]], constants: Mapping[str, str]
+) -> None:
+    missing = [
+        spec.path
+        for spec in contract.fields
+        if spec.required and spec.path not in chosen and spec.path not in constants
+    ]
+    if missing:
+        names = ", ".join(missing)
+        raise MappingError(
+            f"no column for required field(s) {names} of {contract.id}: add a column with that "
+            f"name, map one with --mapping, or give a constant with --set {missing[0]}=VALUE"
+        )

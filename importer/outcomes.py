@@ -1,0 +1,135 @@
+"""Classify every HTTP outcome, at exactly one choke point.
+
+Push never looks at a status code itself: it asks ``classify_response`` or
+``classify_transport_error`` and acts on the verdict. The verdicts are sorted by what is safe
+to do next:
+
+    CREATED           2xx: the vendor stored the record
+    CONFLICT          the vendor already holds it (409 for these vendors)
+    REJECTED          other 4xx: the vendor refused this row; do not retry
+    FATAL             401/403: the credential is refused; stop the run
+    RETRY_SAFE        never processed (connect error, 408, 429, 503 with Retry-After): retry
+    MAYBE_PROCESSED   perhaps stored (read timeout, reset after sending, other 5xx): re-send
+                      only where the vendor detects duplicates (contract ``resend_is_safe``)
+"""
+
+from __future__ import annotations
+
+import email.utils
+import json
+import time
+from dataclasses import dataclass
+from enum import StrEnum
+from typing import Any
+
+import httpx
+
+from importer.contract import Contract
+
+
+class Verdict(StrEnum):
+    """What an answer means for the row and for the run."""
+
+    CREATED = "created"
+    CONFLICT = "conflict"
+    REJECTED = "rejected"
+    FATAL = "fatal"
+    RETRY_SAFE = "retry_safe"
+    MAYBE_PROCESSED = "maybe_processed"
+
+
+@dataclass(frozen=True, slots=True)
+class Answer:
+    """One attempt's outcome, classified."""
+
+    verdict: Verdict
+    message: str
+    http_status: int | None = None
+    vendor_id: str | None = None
+    retry_after: float | None = None
+
+
+NOT_SENT_ERRORS = (httpx.ConnectError, httpx.ConnectTimeout, httpx.PoolTimeout)
+
+
+def classify_response(
+    status: int, headers: httpx.Headers, body: bytes, contract: Contract
+) -> Answer:
+    """Classify a vendor's HTTP answer under the contract's declared statuses."""
+    parsed = _json(body)
+    if status in contract.created_statuses or 200 <= status < 300:
+        return Answer(Verdict.CREATED, "", status, _vendor_id(parsed, contract.id_field))
+    message = vendor_message(status, parsed, body, contract)
+    if status in contract.conflict_statuses:
+        return Answer(Verdict.CONFLICT, message, status)
+    if status in contract.fatal_statuses:
+        return Answer(Verdict.FATAL, message, status)
+    retry_after = parse_retry_after(headers.get("retry-after"))
+    if status in (408, 429) or (status == 503 and retry_after is not None):
+        return Answer(Verdict.RETRY_SAFE, message, status, retry_after=retry_after)
+    if status >= 500:
+        return Answer(Verdict.MAYBE_PROCESSED, message, status)
+    return Answer(Verdict.REJECTED, message, status)
+
+
+def classify_transport_error(error: httpx.TransportError) -> Answer:
+    """Classify a request that got no HTTP answer."""
+    kind = type(error).__name__
+    detail = str(error) or kind
+    if isinstance(error, NOT_SENT_ERRORS):
+        return Answer(Verdict.RETRY_SAFE, f"could not connect ({kind}: {detail})")
+    return Answer(Verdict.MAYBE_PROCESSED, f"no answer after sending ({kind}: {detail})")
+
+
+def vendor_message(status: int, parsed: Any, raw: bytes, contract: Contract) -> str:
+    """Return the vendor's own words for an error, from where its contract says they are."""
+    found = _dig(parsed, contract.error_body.message)
+    if isinstance(found, list):
+        text = "; ".join(str(item) for item in found)
+    elif found is not None:
+        text = str(found)
+    else:
+        text = raw.decode("utf-8", "replace").strip()[:300]
+    reason = _reason_phrase(status)
+    return f"{status} {reason}: {text}" if text else f"{status} {reason}"
+
+
+def parse_retry_after(value: str | None, *, now: float | None = None) -> float | None:
+    """Return the wait a Retry-After header asks for, in seconds (delta-seconds or HTTP date)."""
+    if not value:
+        return None
+    value = value.strip()
+    if value.isdigit():
+        return float(value)
+    try:
+        when = email.utils.parsedate_to_datetime(value)
+    except (TypeError, ValueError):
+        return None
+    return max(0.0, when.timestamp() - (time.time() if now is None else now))
+
+
+def _reason_phrase(status: int) -> str:
+    return httpx.codes.get_reason_phrase(status) or "HTTP error"
+
+
+def _json(body: bytes) -> Any:
+    try:
+        return json.loads(body) if body else None
+    except ValueError:
+        return None
+
+
+def _dig(doc: Any, path: str) -> Any:
+    for part in path.split("."):
+        if not isinstance(doc, dict):
+            return None
+        doc = doc.get(part)
+    return doc
+
+
+def _vendor_id(parsed: Any, id_field: str) -> str | None:
+    for path in (id_field, f"data.{id_field}"):
+        found = _dig(parsed, path)
+        if found is not None:
+            return str(found)
+    return None

@@ -1,0 +1,28 @@
+"""The small observer through which a run reports progress to whoever shows it."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from typing import Protocol
+
+from importer.model import RowOutcome
+
+
+class Observer(Protocol):
+    """Receives progress; the CLI renders it, tests and library callers may ignore it."""
+
+    def note(self, message: str) -> None:
+        """Receive a one-line message worth showing a person."""
+
+    def rows_done(self, outcomes: Iterable[RowOutcome]) -> None:
+        """Receive outcomes as rows finish (in any order)."""
+
+
+class NullObserver:
+    """Ignore all progress."""
+
+    def note(self, message: str) -> None:
+        """Ignore the message."""
+
+    def rows_done(self, outcomes: Iterable[RowOutcome]) -> None:
+        """Ignore the outcomes."""
