@@ -262,7 +262,7 @@ def normalize_values(values: pd.Series, spec: FieldSpec) -> pd.Series:
         text = text.str.lower()
     if spec.concept in NUMERIC_TEXT_CONCEPTS:
         text = text.str.replace(r"^(\d+)\.0+$", r"\1", regex=True)
-    return text.where(text != "", None).astype(object)
+    return text.astype(object).where(text != "", None)
 
 
 def _explicit_columns(
