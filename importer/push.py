@@ -64,6 +64,11 @@ class Pusher:
         self._settings = settings
         self._on_outcome = on_outcome
         self._clients: list[httpx.AsyncClient] = []
+        self._backoff = wait_exponential_jitter(
+            multiplier=settings.backoff_initial_seconds,
+            max=settings.backoff_max_seconds,
+            jitter=settings.backoff_initial_seconds,
+        )
         self.abort_reason: str | None = None
 
     async def __aenter__(self) -> Pusher:
@@ -152,9 +157,7 @@ class Pusher:
         return answer.verdict is Verdict.MAYBE_PROCESSED and self._contract.resend_is_safe
 
     def _wait(self, state: RetryCallState) -> float:
-        backoff = wait_exponential_jitter(
-            initial=self._settings.backoff_initial_seconds, max=self._settings.backoff_max_seconds
-        )(state)
+        backoff = self._backoff(state)
         answer = state.outcome.result() if state.outcome else None
         if isinstance(answer, Answer) and answer.retry_after is not None:
             return max(backoff, min(answer.retry_after, self._settings.retry_after_cap_seconds))

@@ -12,11 +12,13 @@ from __future__ import annotations
 import asyncio
 import itertools
 import json
+import random
 import signal
 import threading
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from http import HTTPStatus
 from typing import Any
 
 import jsonschema
@@ -31,6 +33,12 @@ RECORDS_PATH = "/__sandbox__/records"
 class SandboxOptions:
     """How the sandbox behaves beyond the vendor's documented rules."""
 
+    latency_ms: int = 0
+    """Delay every answer by this much (with up to 50% jitter)."""
+    fail_rate: float = 0.0
+    """Answer this fraction of create requests with a 500, storing nothing."""
+    seed: int | None = None
+    """Seed of the fault dice, for repeatable rehearsals."""
     preload: bool = True
     """Start holding the contract's ``sandbox.existing_records`` (answered 409, not listed)."""
 
@@ -65,6 +73,7 @@ class Emulator:
         self._validator = jsonschema.Draft202012Validator(dict(contract.request_schema))
         self._unique = tuple(contract.sandbox.get("unique", contract.dedupe_key))
         self._render = ERROR_STYLES[contract.error_body.style]
+        self._dice = random.Random(options.seed)
 
     def app(self) -> web.Application:
         """Build the aiohttp application."""
@@ -81,6 +90,11 @@ class Emulator:
 
     async def create(self, request: web.Request) -> web.Response:
         """Handle the vendor's create endpoint."""
+        if self.options.latency_ms:
+            jitter = 1 + self._dice.random() * 0.5
+            await asyncio.sleep(self.options.latency_ms * jitter / 1000)
+        if self._dice.random() < self.options.fail_rate:
+            return self._error(500, "Internal server error")
         if not self._authorized(request):
             return self._error(401, "Unauthorized")
         raw = await request.read()
@@ -230,16 +244,7 @@ def _dig(doc: Any, path: str) -> Any:
 
 
 def _phrase(status: int) -> str:
-    phrases = {
-        400: "Bad Request",
-        401: "Unauthorized",
-        403: "Forbidden",
-        404: "Not Found",
-        409: "Conflict",
-        422: "Unprocessable Entity",
-        429: "Too Many Requests",
-    }
-    return phrases.get(status, "Error")
+    return HTTPStatus(status).phrase
 
 
 def _now() -> str:

@@ -12,6 +12,7 @@ from __future__ import annotations
 import csv
 import random
 import unicodedata
+from datetime import datetime
 from pathlib import Path
 
 from openpyxl import Workbook
@@ -19,15 +20,68 @@ from openpyxl import Workbook
 SEED = 20261123
 HERE = Path(__file__).resolve().parent
 HEADERS = [
-    "First Name", "Last Name", "Email", "Phone Number", "Street Address", "City",
-    "State/Region", "Postal Code", "Country/Region", "Type", "Notes", "Tags", "Lead Owner",
+    "First Name",
+    "Last Name",
+    "Email",
+    "Phone Number",
+    "Street Address",
+    "City",
+    "State/Region",
+    "Postal Code",
+    "Country/Region",
+    "Type",
+    "Notes",
+    "Tags",
+    "Lead Owner",
 ]
-FIRST = ["Ava", "Noah", "Mia", "Liam", "Zoë", "José", "Chloé", "Łukasz", "Søren", "Aiko",
-         "Priya", "Mateo", "Emma", "Oliver", "Sofía", "Björn", "Amélie", "Kwame", "Fatima", "Yuki"]
-LAST = ["Smith", "Müller", "García", "O'Brien", "Nguyen", "Kowalski", "Dubois", "Rossi",
-        "Andersen", "Okafor", "Tanaka", "Patel", "Silva", "Haddad", "Johansson", "Brown"]
-CITIES = [("San Francisco", "CA", "94102"), ("Boston", "MA", "02134"), ("Newark", "NJ", "07102"),
-          ("Austin", "TX", "73301"), ("Portland", "OR", "97201"), ("Denver", "CO", "80202")]
+FIRST = [
+    "Ava",
+    "Noah",
+    "Mia",
+    "Liam",
+    "Zoë",
+    "José",
+    "Chloé",
+    "Łukasz",
+    "Søren",
+    "Aiko",
+    "Priya",
+    "Mateo",
+    "Emma",
+    "Oliver",
+    "Sofía",
+    "Björn",
+    "Amélie",
+    "Kwame",
+    "Fatima",
+    "Yuki",
+]
+LAST = [
+    "Smith",
+    "Müller",
+    "García",
+    "O'Brien",
+    "Nguyen",
+    "Kowalski",
+    "Dubois",
+    "Rossi",
+    "Andersen",
+    "Okafor",
+    "Tanaka",
+    "Patel",
+    "Silva",
+    "Haddad",
+    "Johansson",
+    "Brown",
+]
+CITIES = [
+    ("San Francisco", "CA", "94102"),
+    ("Boston", "MA", "02134"),
+    ("Newark", "NJ", "07102"),
+    ("Austin", "TX", "73301"),
+    ("Portland", "OR", "97201"),
+    ("Denver", "CO", "80202"),
+]
 KINDS = ["lead", "lead", "lead", "customer", ""]
 TAGS = ["", "", "vip", "newsletter; webinar", "trade-show|2026"]
 
@@ -66,8 +120,15 @@ def build_rows(rng: random.Random) -> tuple[list[list[object] | None], list[tupl
             add(twin, "duplicate", "duplicate_in_file")
             continue
         if pick == 5:
-            row[2] = rng.choice(["no-at-sign.example.com", "two@@example.com", "trailing@",
-                                 "spaces in@example.com", "bad@domain"])
+            row[2] = rng.choice(
+                [
+                    "no-at-sign.example.com",
+                    "two@@example.com",
+                    "trailing@",
+                    "spaces in@example.com",
+                    "bad@domain",
+                ]
+            )
             add(row, "failed", "validation")
             continue
         if pick == 7 and index % 20 == 7:
@@ -86,10 +147,16 @@ def build_rows(rng: random.Random) -> tuple[list[list[object] | None], list[tupl
             add(None)
         kept.append(row)
         add(row, "created", "created")
-    add(person(rng, "Existing", "Customer", 0, email="Existing.Customer@example.com"),
-        "conflicted", "already_exists")
-    add(person(rng, "Dana", "Already", 1, email="dana.already@example.org "),
-        "conflicted", "already_exists")
+    add(
+        person(rng, "Existing", "Customer", 0, email="Existing.Customer@example.com"),
+        "conflicted",
+        "already_exists",
+    )
+    add(
+        person(rng, "Dana", "Already", 1, email="dana.already@example.org "),
+        "conflicted",
+        "already_exists",
+    )
     formula = person(rng, "Eve", "Formula", 2)
     formula[10] = '=HYPERLINK("http://evil.example","click me")'
     formula[3] = "+1-555-0100"
@@ -105,14 +172,21 @@ def person(rng: random.Random, first: str, last: str, index: int, email: str = "
     """Return one lead row with plausible values."""
     city, state, zip_code = rng.choice(CITIES)
     local = unicodedata.normalize("NFKD", f"{first}.{last}").encode("ascii", "ignore").decode()
-    address = f"{email or local.lower().replace(chr(39), '')}{'' if email else f'{index}@example.com'}"
+    address = email or f"{local.lower().replace(chr(39), '')}{index}@example.com"
     return [
-        first, last, address,
+        first,
+        last,
+        address,
         rng.randrange(2_000_000_000, 9_999_999_999),
         f"{rng.randrange(1, 9999)} {rng.choice(['Main St', 'Oak Ave', 'Pine Rd', 'Elm St'])}",
-        city, state, zip_code, "US", rng.choice(KINDS),
+        city,
+        state,
+        zip_code,
+        "US",
+        rng.choice(KINDS),
         rng.choice(["", "Met at the fair", "Call back in May", "Prefers email"]),
-        rng.choice(TAGS), rng.choice(["ops@example.com", "sales@example.com"]),
+        rng.choice(TAGS),
+        rng.choice(["ops@example.com", "sales@example.com"]),
     ]
 
 
@@ -128,12 +202,17 @@ def write_csv(path: Path, rows: list[list[object] | None]) -> None:
 def write_xlsx(path: Path, rows: list[list[object] | None]) -> None:
     """Write the rows as a workbook: phones as numbers (as Excel stores them), zips as text."""
     book = Workbook()
+    book.properties.created = book.properties.modified = datetime(2026, 1, 1)
     sheet = book.active
     assert sheet is not None
     sheet.title = "Leads"
     sheet.append(HEADERS)
     for row in rows:
         sheet.append(row if row is not None else [])
+    for line in sheet.iter_rows():
+        for cell in line:
+            if isinstance(cell.value, str) and cell.value.startswith("="):
+                cell.data_type = "s"  # text that looks like a formula, as a CRM export holds it
     book.save(path)
 
 

@@ -1,0 +1,37 @@
+"""Shared fixtures: real sandboxes on loopback, real files, the shipped contracts."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import httpx
+import pytest
+
+from importer.contract import Contract, load_contract
+from importer.sandbox import EmbeddedSandbox, SandboxOptions
+
+REPO = Path(__file__).resolve().parents[1]
+SAMPLE_DATA = REPO / "sample_data"
+CORPORA = REPO.parent / "shared" / "corpora"
+
+
+@pytest.fixture
+def leads_contract() -> Contract:
+    """Return the OfferGrid leads contract."""
+    return load_contract("offergrid-leads")
+
+
+@pytest.fixture
+def leads_sandbox(leads_contract: Contract) -> Iterator[EmbeddedSandbox]:
+    """Serve an OfferGrid leads sandbox on loopback for one test."""
+    with EmbeddedSandbox(leads_contract, SandboxOptions()) as sandbox:
+        yield sandbox
+
+
+def stored_records(base_url: str) -> list[dict[str, object]]:
+    """Return what a sandbox stored, over HTTP."""
+    response = httpx.get(f"{base_url}/__sandbox__/records", timeout=10)
+    response.raise_for_status()
+    records: list[dict[str, object]] = response.json()
+    return records

@@ -1,0 +1,135 @@
+"""The map stage: headers find fields by name and CRM aliases; values are normalized."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pandas as pd
+import pytest
+
+from importer.contract import Contract
+from importer.errors import ConfigError, MappingError
+from importer.mapping import (
+    apply_mapping,
+    load_mapping_file,
+    normalize_header,
+    plan_mapping,
+)
+
+
+def frame(columns: list[str], *rows: list[str]) -> pd.DataFrame:
+    index = pd.Index(range(2, 2 + len(rows)), name="source_row")
+    return pd.DataFrame(list(rows), columns=columns, index=index, dtype=object)
+
+
+def test_normalize_header_ignores_case_spaces_and_punctuation() -> None:
+    assert normalize_header("Zip/Postal Code") == normalize_header("zip postal-code")
+    assert normalize_header(" E-mail ") == "email"
+
+
+@pytest.mark.parametrize(
+    ("header", "field"),
+    [
+        ("Email Address", "email"),
+        ("E-mail", "email"),
+        ("E-mail 1 - Value", "email"),
+        ("Phone Number", "phone"),
+        ("Mobile", "phone"),
+        ("Street Address", "addressLine1"),
+        ("Street", "addressLine1"),
+        ("State/Region", "state"),
+        ("State/Province", "state"),
+        ("Zip", "postalCode"),
+        ("Zip/Postal Code", "postalCode"),
+        ("Country/Region", "country"),
+        ("Full Name", "fullName"),
+        ("Name", "fullName"),
+        ("full_name", "fullName"),
+        ("POSTAL CODE", "postalCode"),
+    ],
+)
+def test_crm_export_headers_find_their_field(
+    leads_contract: Contract, header: str, field: str
+) -> None:
+    columns = [header] if field == "fullName" else [header, "Full Name"]
+    plan = plan_mapping(columns, leads_contract)
+    assert plan.columns[field] == (header,)
+
+
+def test_first_and_last_name_combine_into_full_name(leads_contract: Contract) -> None:
+    plan = plan_mapping(["First Name", "Last Name", "Email"], leads_contract)
+    assert plan.columns["fullName"] == ("First Name", "Last Name")
+    mapped = apply_mapping(
+        frame(
+            ["First Name", "Last Name", "Email"], ["Ada", "Lovelace", "A@X.io"], ["Cher", "", ""]
+        ),
+        plan,
+        leads_contract,
+    )
+    assert mapped["fullName"].tolist() == ["Ada Lovelace", "Cher"]
+
+
+def test_phone_is_preferred_over_mobile(leads_contract: Contract) -> None:
+    plan = plan_mapping(["Name", "Mobile", "Phone"], leads_contract)
+    assert plan.columns["phone"] == ("Phone",)
+
+
+def test_unmapped_columns_are_listed(leads_contract: Contract) -> None:
+    plan = plan_mapping(["Name", "Lead Owner", "Email", "Favourite Colour"], leads_contract)
+    assert plan.unmapped == ("Lead Owner", "Favourite Colour")
+
+
+def test_values_are_trimmed_nfc_and_emails_lowercased(leads_contract: Contract) -> None:
+    plan = plan_mapping(["Name", "Email", "Zip", "Phone"], leads_contract)
+    mapped = apply_mapping(
+        frame(
+            ["Name", "Email", "Zip", "Phone"],
+            ["  Rene\u0301e  Lef\u00e8vre ", " JANE@Example.COM ", "02134", "4155550123.0"],
+            ["Bob", "   ", "", ""],
+        ),
+        plan,
+        leads_contract,
+    )
+    assert mapped.loc[2, "fullName"] == "Ren\u00e9e Lef\u00e8vre"
+    assert mapped.loc[2, "email"] == "jane@example.com"
+    assert mapped.loc[2, "postalCode"] == "02134"
+    assert mapped.loc[2, "phone"] == "4155550123"
+    assert mapped.loc[3, "email"] is None
+    assert mapped.loc[3, "phone"] is None
+
+
+def test_constants_fill_every_row_and_must_name_a_field(leads_contract: Contract) -> None:
+    plan = plan_mapping(["Name"], leads_contract, constants={"kind": "customer"})
+    mapped = apply_mapping(frame(["Name"], ["A"], ["B"]), plan, leads_contract)
+    assert mapped["kind"].tolist() == ["customer", "customer"]
+    with pytest.raises(ConfigError, match="no field 'knd'"):
+        plan_mapping(["Name"], leads_contract, constants={"knd": "x"})
+
+
+def test_missing_required_field_is_a_mapping_error(leads_contract: Contract) -> None:
+    with pytest.raises(MappingError, match="fullName") as caught:
+        plan_mapping(["Email", "Phone"], leads_contract)
+    assert "--set fullName=VALUE" in str(caught.value)
+    plan = plan_mapping(["Email"], leads_contract, constants={"fullName": "Unknown"})
+    assert plan.constants == {"fullName": "Unknown"}
+
+
+def test_mapping_file_overrides_and_checks_columns(
+    tmp_path: Path, leads_contract: Contract
+) -> None:
+    mapping = tmp_path / "map.yaml"
+    mapping.write_text("fullName: [Given, Family]\nemail: Contact\nphone: null\n")
+    explicit = load_mapping_file(mapping)
+    plan = plan_mapping(["Given", "Family", "Contact", "Phone"], leads_contract, explicit=explicit)
+    assert plan.columns["fullName"] == ("Given", "Family")
+    assert plan.columns["email"] == ("Contact",)
+    assert "phone" not in plan.columns
+    assert plan.unmapped == ("Phone",)
+    mapping.write_text("email: Nope\n")
+    with pytest.raises(ConfigError, match="column 'Nope'"):
+        plan_mapping(["Name"], leads_contract, explicit=load_mapping_file(mapping))
+    mapping.write_text("- just a list\n")
+    with pytest.raises(ConfigError, match="must map vendor fields"):
+        load_mapping_file(mapping)
+    with pytest.raises(ConfigError, match="cannot read mapping file"):
+        load_mapping_file(tmp_path / "missing.yaml")
