@@ -23,14 +23,24 @@ class Record:
 
 
 def build_records(frame: pd.DataFrame, contract: Contract) -> list[Record]:
-    """Build the request body of every row of a validated, mapped chunk."""
-    specs = [contract.field(path) for path in frame.columns]
+    """Build the request body of every row of a validated, mapped chunk.
+
+    Columns that are not contract fields are extras bound for the vendor's open object; their
+    key is the rest of the column name, dots and all.
+    """
+    known = {spec.path: spec for spec in contract.fields}
     records = []
     for source_row, values in zip(frame.index, frame.itertuples(index=False), strict=True):
         body: dict[str, Any] = {}
-        for spec, value in zip(specs, values, strict=True):
-            if value is not None:
-                _put(body, spec.path, convert(value, spec))
+        for path, value in zip(frame.columns, values, strict=True):
+            if value is None:
+                continue
+            spec = known.get(path)
+            if spec is not None:
+                _put(body, path, convert(value, spec))
+            elif contract.open_object and path.startswith(f"{contract.open_object}."):
+                extra = body.setdefault(contract.open_object, {})
+                extra[path.removeprefix(f"{contract.open_object}.")] = value
         records.append(Record(int(source_row), body))
     return records
 

@@ -171,6 +171,12 @@ def sandbox(vendor: str, host: str, port: int, empty: bool) -> None:
     help="Requests in flight at once.",
 )
 @click.option("--dry-run", is_flag=True, help="Read, map, validate and dedupe; send nothing.")
+@click.option(
+    "--extras-to-open-object",
+    is_flag=True,
+    help="Send columns that fill no field into the vendor's open object (e.g. customFields), "
+    "keyed by their header.",
+)
 def run(  # noqa: PLR0917 (click passes every option)
     sheet: Path,
     vendor: str,
@@ -183,6 +189,7 @@ def run(  # noqa: PLR0917 (click passes every option)
     sheet_name: str | None,
     concurrency: int,
     dry_run: bool,
+    extras_to_open_object: bool,
 ) -> None:
     """Import SHEET (CSV or XLSX) into VENDOR and write a report of every row to --out."""
     if base_url and use_sandbox:
@@ -198,6 +205,7 @@ def run(  # noqa: PLR0917 (click passes every option)
         mapping_file=mapping_file,
         sheet_name=sheet_name,
         dry_run=dry_run,
+        extras_to_open_object=extras_to_open_object,
         push=PushSettings(concurrency=concurrency),
     )
     observer = ConsoleObserver(live=sys.stderr.isatty())

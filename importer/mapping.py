@@ -174,12 +174,15 @@ class MappingPlan:
     columns: Mapping[str, tuple[str, ...]]
     """Field path -> the source columns that fill it (several are joined with a space)."""
     constants: Mapping[str, str] = field(default_factory=dict)
+    extras: Mapping[str, str] = field(default_factory=dict)
+    """Key in the vendor's open object -> the unmapped column sent there (on request only)."""
     unmapped: tuple[str, ...] = ()
 
     def describe(self) -> dict[str, str]:
         """Return field -> where its value comes from, for the summary."""
         described = {path: " + ".join(cols) for path, cols in self.columns.items()}
         described.update({path: f"--set {value!r}" for path, value in self.constants.items()})
+        described.update(self.extras)
         return described
 
 
@@ -189,8 +192,12 @@ def plan_mapping(
     *,
     explicit: Mapping[str, Sequence[str] | None] | None = None,
     constants: Mapping[str, str] | None = None,
+    extras_to_open_object: bool = False,
 ) -> MappingPlan:
     """Decide which column fills each field of the contract.
+
+    With ``extras_to_open_object``, columns that fill no field are sent as text into the
+    vendor's open object (``customFields``, ``custom_data``...), keyed by their header.
 
     Raises:
         ConfigError: when the mapping file or a constant names an unknown field or column.
@@ -209,11 +216,14 @@ def plan_mapping(
     chosen = {path: cols for path, cols in chosen.items() if cols and path not in constants}
     _require(contract, chosen, constants)
     used = {column for cols in chosen.values() for column in cols}
-    return MappingPlan(
-        columns=chosen,
-        constants=constants,
-        unmapped=tuple(column for column in columns if column not in used),
-    )
+    unmapped = tuple(column for column in columns if column not in used)
+    extras: dict[str, str] = {}
+    if extras_to_open_object:
+        if not contract.open_object:
+            raise ConfigError(f"{contract.id} has no open object to send extra columns into")
+        extras = {f"{contract.open_object}.{column}": column for column in unmapped}
+        unmapped = ()
+    return MappingPlan(columns=chosen, constants=constants, extras=extras, unmapped=unmapped)
 
 
 def load_mapping_file(path: Path) -> dict[str, list[str] | None]:
@@ -247,6 +257,8 @@ def apply_mapping(frame: pd.DataFrame, plan: MappingPlan, contract: Contract) ->
     for path, cols in plan.columns.items():
         values = frame[list(cols)].agg(" ".join, axis=1) if len(cols) > 1 else frame[cols[0]]
         mapped[path] = normalize_values(values, contract.field(path))
+    for path, column in plan.extras.items():
+        mapped[path] = _clean(frame[column])
     for path, value in plan.constants.items():
         mapped[path] = normalize_values(
             pd.Series(value, index=frame.index, dtype=object), contract.field(path)
@@ -256,12 +268,21 @@ def apply_mapping(frame: pd.DataFrame, plan: MappingPlan, contract: Contract) ->
 
 def normalize_values(values: pd.Series, spec: FieldSpec) -> pd.Series:
     """Trim, NFC-normalize and (for emails) lower-case; empty text becomes None."""
-    text = values.astype(object).fillna("").astype(str)
-    text = text.str.normalize("NFC").str.strip().str.replace(r"\s+", " ", regex=True)
+    text = _text(values)
     if spec.concept == "email" or spec.format == "email":
         text = text.str.lower()
     if spec.concept in NUMERIC_TEXT_CONCEPTS:
         text = text.str.replace(r"^(\d+)\.0+$", r"\1", regex=True)
+    return _clean(text)
+
+
+def _text(values: pd.Series) -> pd.Series:
+    text = values.astype(object).fillna("").astype(str)
+    return text.str.normalize("NFC").str.strip().str.replace(r"\s+", " ", regex=True)
+
+
+def _clean(values: pd.Series) -> pd.Series:
+    text = _text(values)
     return text.astype(object).where(text != "", None)
 
 

@@ -50,6 +50,7 @@ class RunConfig:
     mapping_file: Path | None = None
     sheet_name: str | None = None
     dry_run: bool = False
+    extras_to_open_object: bool = False
     chunk_rows: int = 5_000
     push: PushSettings = field(default_factory=PushSettings)
 
@@ -97,7 +98,13 @@ def run_import(
     contract = load_contract(config.vendor)
     sheet = open_sheet(config.sheet_path, sheet=config.sheet_name)
     explicit = load_mapping_file(config.mapping_file) if config.mapping_file else None
-    plan = plan_mapping(sheet.columns, contract, explicit=explicit, constants=config.constants)
+    plan = plan_mapping(
+        sheet.columns,
+        contract,
+        explicit=explicit,
+        constants=config.constants,
+        extras_to_open_object=config.extras_to_open_object,
+    )
     with ExitStack() as resources:
         base_url, credentials = _connect(config, contract, env, resources, observer)
         run_id = _run_id()

@@ -183,3 +183,28 @@ def test_embedded_sandbox_and_chunks_give_the_same_report(tmp_path: Path) -> Non
         Status.DUPLICATE.value
     ] * 10
     assert rows[20]["message"] == "same key as row 2, which was kept"
+
+
+def test_extra_columns_go_into_the_open_object_on_request(
+    tmp_path: Path, leads_sandbox: EmbeddedSandbox
+) -> None:
+    sheet = tmp_path / "extra.csv"
+    sheet.write_text("Name,Email,Lead Owner,utm.source\nAda,ada@example.com,ops@x.io,fair\n")
+    result = run_import(
+        RunConfig(
+            sheet_path=sheet,
+            vendor="offergrid-leads",
+            out_dir=tmp_path / "o",
+            base_url=leads_sandbox.base_url,
+            extras_to_open_object=True,
+        ),
+        env=ENV,
+    )
+    assert result.totals.created == 1
+    assert stored_records(leads_sandbox.base_url) == [
+        {
+            "fullName": "Ada",
+            "email": "ada@example.com",
+            "customFields": {"Lead Owner": "ops@x.io", "utm.source": "fair"},
+        }
+    ]
