@@ -57,8 +57,13 @@ def credentials_from_env(
     return Credentials(secrets)
 
 
-def auth_headers(contract: Contract, credentials: Credentials) -> dict[str, str]:
-    """Return the headers that authenticate one request to the vendor."""
+def auth_headers(
+    contract: Contract, credentials: Credentials, *, method: str, path: str, body: bytes
+) -> dict[str, str]:
+    """Return the headers that authenticate one request (a signature covers these bytes).
+
+    Called afresh for every attempt, so a signed request is signed again on each retry.
+    """
     scheme = contract.auth.scheme
     if scheme == "api-key":
         header = contract.auth.header or "x-api-key"

@@ -140,7 +140,13 @@ class Pusher:
         return self._outcome(record.source_row, answer, history)
 
     async def _attempt(self, client: httpx.AsyncClient, content: bytes) -> Answer:
-        headers = auth_headers(self._contract, self._credentials)
+        headers = auth_headers(
+            self._contract,
+            self._credentials,
+            method=self._contract.method,
+            path=self._contract.path,
+            body=content,
+        )
         try:
             response = await client.request(
                 self._contract.method, self._contract.path, content=content, headers=headers
