@@ -29,13 +29,18 @@ class Reason(StrEnum):
 
     CREATED = "created"
     ALREADY_EXISTS = "already_exists"
+    CREATED_BY_EARLIER_ATTEMPT = "created_by_earlier_attempt"
+    CREATED_BY_EARLIER_RUN = "created_by_earlier_run"
     VALIDATION = "validation"
     MALFORMED_ROW = "malformed_row"
     VENDOR_REJECTED = "vendor_rejected"
     RETRIES_EXHAUSTED = "retries_exhausted"
     OUTCOME_UNKNOWN = "outcome_unknown"
     DUPLICATE_IN_FILE = "duplicate_in_file"
+    ALREADY_SYNCED = "already_synced"
+    CHANGED_SINCE_SYNC = "changed_since_sync"
     ABORTED = "aborted"
+    DEFERRED = "deferred"
     DRY_RUN = "dry_run"
 
 

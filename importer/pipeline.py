@@ -9,10 +9,11 @@ is written chunk by chunk in input order.
 from __future__ import annotations
 
 import asyncio
+import signal
 import time
 import uuid
-from collections.abc import Mapping
-from contextlib import AsyncExitStack, ExitStack
+from collections.abc import Iterator, Mapping
+from contextlib import AsyncExitStack, ExitStack, contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -20,12 +21,15 @@ from typing import Any
 from urllib.parse import urlsplit, urlunsplit
 
 import pandera.pandas as pa
+import platformdirs
 
 from importer.auth import Credentials, credentials_from_env
 from importer.body import build_records
-from importer.contract import Contract, load_contract
+from importer.bookkeeping import Bookkeeper
+from importer.contract import Contract, RateLimit, load_contract
 from importer.dedupe import Deduper
 from importer.errors import ConfigError
+from importer.ledger import SqliteLedger
 from importer.mapping import MappingPlan, apply_mapping, load_mapping_file, plan_mapping
 from importer.model import Reason, RowOutcome, Status, Totals
 from importer.progress import NullObserver, Observer
@@ -33,6 +37,7 @@ from importer.push import Pusher, PushSettings
 from importer.read import Chunk, Sheet, open_sheet
 from importer.report import ReportFiles, ReportWriter
 from importer.sandbox import EmbeddedSandbox
+from importer.throttle import Throttle
 from importer.validate import build_schema, validate_chunk
 
 
@@ -46,11 +51,14 @@ class RunConfig:
     base_url: str | None = None
     use_sandbox: bool = False
     state_dir: Path | None = None
+    """Where the ledger lives; None means the user's state directory."""
     constants: Mapping[str, str] = field(default_factory=dict)
     mapping_file: Path | None = None
     sheet_name: str | None = None
     dry_run: bool = False
     extras_to_open_object: bool = False
+    rate_limit: RateLimit | None = None
+    """A client-side limit that replaces the vendor's documented one."""
     chunk_rows: int = 5_000
     push: PushSettings = field(default_factory=PushSettings)
 
@@ -72,6 +80,19 @@ class RunResult:
         return 1 if self.totals.failed else 0
 
 
+@dataclass(frozen=True, slots=True)
+class Target:
+    """Where a run sends, as whom, and the ledger account that identifies the pair."""
+
+    base_url: str
+    credentials: Credentials
+
+    @property
+    def account(self) -> str:
+        """Return the ledger's account: base URL and credential fingerprint, never a secret."""
+        return f"{safe_url(self.base_url)}|{self.credentials.fingerprint}"
+
+
 @dataclass(slots=True)
 class _Stages:
     """The per-run state of the stages between chunks."""
@@ -82,7 +103,9 @@ class _Stages:
     deduper: Deduper
     report: ReportWriter
     observer: Observer
-    pusher: Pusher | None
+    bookkeeper: Bookkeeper | None = None
+    throttle: Throttle | None = None
+    pusher: Pusher | None = None
 
 
 def run_import(
@@ -91,7 +114,8 @@ def run_import(
     """Import one sheet into one vendor and write the report.
 
     Raises:
-        ImporterError: when the run cannot start (bad vendor, file, mapping or credentials).
+        ImporterError: when the run cannot start (bad vendor, file, mapping or credentials,
+            or another run of the vendor holds the state directory).
     """
     observer = observer or NullObserver()
     started = time.monotonic()
@@ -105,38 +129,63 @@ def run_import(
         constants=config.constants,
         extras_to_open_object=config.extras_to_open_object,
     )
+    run_id = _run_id()
     with ExitStack() as resources:
-        base_url, credentials = _connect(config, contract, env, resources, observer)
-        run_id = _run_id()
-        report = ReportWriter(config.out_dir, sheet.columns)
-        resources.callback(report.abort)
+        target = _connect(config, contract, env, resources, observer)
         stages = _Stages(
             contract=contract,
             plan=plan,
             schema=build_schema(contract),
             deduper=Deduper(contract.dedupe_key),
-            report=report,
+            report=ReportWriter(config.out_dir, sheet.columns),
             observer=observer,
-            pusher=None,
         )
-        push_started = time.monotonic()
-        aborted = asyncio.run(_stream(config, sheet, stages, base_url, credentials))
+        resources.callback(stages.report.abort)
+        if target is not None:
+            state_dir = config.state_dir or default_state_dir()
+            ledger = SqliteLedger(state_dir, vendor=contract.id, account=target.account)
+            resources.callback(ledger.close)
+            stages.bookkeeper = Bookkeeper(ledger, contract=contract, run_id=run_id)
+            stages.throttle = Throttle(
+                limits=_rate_limits(config, contract, target.base_url),
+                max_concurrency=config.push.concurrency,
+            )
+        stream_started = time.monotonic()
+        aborted = asyncio.run(_stream(config, sheet, stages, target))
         meta = _meta(
             config,
             contract=contract,
             sheet=sheet,
             plan=plan,
             run_id=run_id,
-            base_url=base_url,
+            target=target,
             aborted=aborted,
         )
+        if stages.throttle is not None:
+            meta["throttled_429"] = stages.throttle.throttled
         finished = time.monotonic()
         meta["durations_seconds"] = {
             "total": round(finished - started, 3),
-            "stream": round(finished - push_started, 3),
+            "stream": round(finished - stream_started, 3),
         }
-        files = report.finish(meta)
-    return RunResult(run_id, report.totals, files, aborted)
+        files = stages.report.finish(meta)
+    return RunResult(run_id, stages.report.totals, files, aborted)
+
+
+def default_state_dir() -> Path:
+    """Return the user's state directory for importer (e.g. ~/.local/state/importer)."""
+    return Path(platformdirs.user_state_dir("importer"))
+
+
+def _rate_limits(config: RunConfig, contract: Contract, base_url: str) -> list[RateLimit]:
+    """Return the client-side limits: --rate-limit, else the vendor's own on its production URL."""
+    if config.rate_limit is not None:
+        return [config.rate_limit]
+    if contract.production_url and safe_url(base_url).rstrip("/") == contract.production_url.rstrip(
+        "/"
+    ):
+        return list(contract.rate_limits)
+    return []
 
 
 def _connect(
@@ -145,44 +194,73 @@ def _connect(
     env: Mapping[str, str],
     resources: ExitStack,
     observer: Observer,
-) -> tuple[str | None, Credentials | None]:
+) -> Target | None:
     """Resolve where to send and with what credentials, starting the sandbox if asked."""
     if config.dry_run:
-        return None, None
+        return None
     if config.use_sandbox:
         sandbox = resources.enter_context(EmbeddedSandbox(contract))
         observer.note(f"embedded sandbox for {contract.id} at {sandbox.base_url}")
         fallback = contract.auth.sandbox_credentials
-        return sandbox.base_url, credentials_from_env(contract, env, fallback=fallback)
+        return Target(sandbox.base_url, credentials_from_env(contract, env, fallback=fallback))
     base_url = config.base_url or contract.production_url
     if not base_url:
         raise ConfigError(f"{contract.id} has no production URL: give --base-url or --sandbox")
-    return base_url, credentials_from_env(contract, env)
+    return Target(base_url, credentials_from_env(contract, env))
 
 
 async def _stream(
-    config: RunConfig,
-    sheet: Sheet,
-    stages: _Stages,
-    base_url: str | None,
-    credentials: Credentials | None,
+    config: RunConfig, sheet: Sheet, stages: _Stages, target: Target | None
 ) -> str | None:
     """Run every chunk through the stages; return the abort reason, if the run was aborted."""
     async with AsyncExitStack() as stack:
-        if base_url is not None and credentials is not None:
+        if target is not None:
+            hooks = [hook for hook in (stages.throttle, stages.bookkeeper) if hook is not None]
             stages.pusher = await stack.enter_async_context(
                 Pusher(
                     contract=stages.contract,
-                    base_url=base_url,
-                    credentials=credentials,
+                    base_url=target.base_url,
+                    credentials=target.credentials,
                     settings=config.push,
+                    hooks=hooks,
                     on_outcome=lambda outcome: stages.observer.rows_done([outcome]),
                 )
             )
+            stack.enter_context(_stop_on_signals(stages.pusher, stages.observer))
         for chunk in sheet.chunks(config.chunk_rows):
             outcomes = await _process(chunk, stages)
             stages.report.write(chunk.frame, outcomes)
         return stages.pusher.abort_reason if stages.pusher else None
+
+
+@contextmanager
+def _stop_on_signals(pusher: Pusher, observer: Observer) -> Iterator[None]:
+    """On the first SIGINT or SIGTERM stop sending, let requests in flight finish, report.
+
+    A second signal gets the default behaviour (the ledger is committed per outcome, so even
+    an abrupt end loses nothing).
+    """
+    loop = asyncio.get_running_loop()
+    signals = (signal.SIGINT, signal.SIGTERM)
+
+    def on_signal(signum: int) -> None:
+        name = signal.Signals(signum).name
+        observer.note(f"{name}: finishing the requests in flight, then writing the report")
+        pusher.stop(Reason.ABORTED, f"the run was interrupted ({name})")
+        for each in signals:
+            loop.remove_signal_handler(each)
+
+    try:
+        for signum in signals:
+            loop.add_signal_handler(signum, on_signal, signum)
+    except (RuntimeError, ValueError):  # not the main thread: the caller handles signals
+        yield
+        return
+    try:
+        yield
+    finally:
+        for signum in signals:
+            loop.remove_signal_handler(signum)
 
 
 async def _process(chunk: Chunk, stages: _Stages) -> dict[int, RowOutcome]:
@@ -203,19 +281,26 @@ async def _process(chunk: Chunk, stages: _Stages) -> dict[int, RowOutcome]:
             Reason.DUPLICATE_IN_FILE,
             f"same key as row {kept}, which was kept",
         )
-    stages.observer.rows_done(outcomes.values())
     records = build_records(deduped.kept, stages.contract)
-    if stages.pusher is None:
-        sent = {
-            record.source_row: RowOutcome(
-                record.source_row, Status.SKIPPED, Reason.DRY_RUN, "dry run: valid, not sent"
+    if stages.pusher is None or stages.bookkeeper is None:
+        outcomes.update(
+            (
+                record.source_row,
+                RowOutcome(
+                    record.source_row, Status.SKIPPED, Reason.DRY_RUN, "dry run: valid, not sent"
+                ),
             )
             for record in records
-        }
-        stages.observer.rows_done(sent.values())
-    else:
-        sent = await stages.pusher.push(records)
-    outcomes.update(sent)
+        )
+        stages.observer.rows_done(outcomes.values())
+        return outcomes
+    keys = stages.deduper.keys(deduped.kept)
+    to_send, settled = stages.bookkeeper.triage(
+        records, {int(str(row)): key for row, key in keys.items()}
+    )
+    outcomes.update(settled)
+    stages.observer.rows_done(outcomes.values())
+    outcomes.update(await stages.pusher.push(to_send))
     return outcomes
 
 
@@ -226,14 +311,16 @@ def _meta(
     sheet: Sheet,
     plan: MappingPlan,
     run_id: str,
-    base_url: str | None,
+    target: Target | None,
     aborted: str | None,
 ) -> dict[str, Any]:
+    base_url = target.base_url if target else None
     return {
         "run_id": run_id,
         "vendor": contract.id,
         "endpoint": f"{contract.method} {contract.path}",
-        "base_url": _safe_url(base_url) if base_url else None,
+        "base_url": safe_url(base_url) if base_url else None,
+        "state_dir": str(config.state_dir or default_state_dir()) if target else None,
         "sandbox": config.use_sandbox,
         "dry_run": config.dry_run,
         "source_file": str(config.sheet_path.resolve()),
@@ -252,7 +339,7 @@ def _run_id() -> str:
     return f"{stamp}-{uuid.uuid4().hex[:8]}"
 
 
-def _safe_url(url: str) -> str:
+def safe_url(url: str) -> str:
     """Drop any user:password and query string from a URL before it is written anywhere."""
     parts = urlsplit(url)
     host = parts.hostname or ""

@@ -3,21 +3,25 @@
 Concurrency lives here and only here, bounded by ``PushSettings.concurrency``. Each worker owns
 one ``httpx.AsyncClient`` holding one connection: measured on this kind of machine, one shared
 client's pool slows from about 1,000 to 290 requests/s at concurrency 64 because it scans every
-connection per request, while a client per connection reached about 1,400/s. One record's
-failure never cancels its siblings; a refused credential stops the run after the requests in
-flight have finished.
+connection per request, while a client per connection reached about 1,400/s.
+
+What wraps a send (the ledger, the rate limiter) plugs in as ``PushHooks``; push itself knows
+neither. One record's failure never cancels its siblings. ``stop`` (a refused credential, a
+signal, the run's time budget) lets the requests in flight finish and sends nothing more.
 """
 
 from __future__ import annotations
 
 import asyncio
 import json
+import time
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from types import TracebackType
+from typing import Protocol
 
 import httpx
-from tenacity import AsyncRetrying, RetryCallState, retry_if_result, stop_after_attempt
+from tenacity import AsyncRetrying, RetryCallState, retry_if_result
 from tenacity.wait import wait_exponential_jitter
 
 from importer.auth import Credentials, auth_headers
@@ -26,7 +30,7 @@ from importer.contract import Contract
 from importer.model import Reason, RowOutcome, Status
 from importer.outcomes import Answer, Verdict, classify_response, classify_transport_error
 
-USER_AGENT = "importer/0.1 (+https://github.com/importer)"
+USER_AGENT = "importer/0.1"
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -36,13 +40,41 @@ class PushSettings:
     concurrency: int = 8
     timeout_seconds: float = 30.0
     connect_timeout_seconds: float = 10.0
-    max_attempts: int = 4
+    max_attempts: int = 5
     backoff_initial_seconds: float = 0.5
-    backoff_max_seconds: float = 20.0
-    retry_after_cap_seconds: float = 60.0
+    backoff_max_seconds: float = 30.0
+    retry_after_cap_seconds: float = 120.0
+    max_row_seconds: float = 300.0
+    """Give up on a row whose retries would run longer than this."""
+    max_run_seconds: float | None = None
+    """Stop sending when a wait would pass this budget; the rows left are ``deferred``."""
+
+
+class PushHooks(Protocol):
+    """What wraps each send: called around every attempt and once with the final outcome."""
+
+    async def before_attempt(self, record: Record, attempt: int) -> None:
+        """Wait for permission to send (and record the intent) before attempt ``attempt``."""
+        ...
+
+    async def after_attempt(self, record: Record, answer: Answer) -> None:
+        """Learn one attempt's answer."""
+        ...
+
+    def settle(self, record: Record, outcome: RowOutcome, answers: Sequence[Answer]) -> RowOutcome:
+        """Record the final outcome (durably, if it is a ledger) and return it, maybe amended."""
+        ...
 
 
 OnOutcome = Callable[[RowOutcome], None]
+
+
+@dataclass(frozen=True, slots=True)
+class StopReason:
+    """Why a run sends nothing more, and what the rows left become."""
+
+    reason: Reason
+    message: str
 
 
 class Pusher:
@@ -55,6 +87,7 @@ class Pusher:
         base_url: str,
         credentials: Credentials,
         settings: PushSettings,
+        hooks: Sequence[PushHooks] = (),
         on_outcome: OnOutcome | None = None,
     ) -> None:
         """Prepare (but do not open) the connections."""
@@ -62,6 +95,7 @@ class Pusher:
         self._base_url = base_url
         self._credentials = credentials
         self._settings = settings
+        self._hooks = tuple(hooks)
         self._on_outcome = on_outcome
         self._clients: list[httpx.AsyncClient] = []
         self._backoff = wait_exponential_jitter(
@@ -69,7 +103,22 @@ class Pusher:
             max=settings.backoff_max_seconds,
             jitter=settings.backoff_initial_seconds,
         )
-        self.abort_reason: str | None = None
+        self._deadline = (
+            time.monotonic() + settings.max_run_seconds if settings.max_run_seconds else None
+        )
+        self.stopped: StopReason | None = None
+
+    @property
+    def abort_reason(self) -> str | None:
+        """Return why the run was aborted (refused credentials, a signal), if it was."""
+        if self.stopped is None or self.stopped.reason is Reason.DEFERRED:
+            return None
+        return self.stopped.message
+
+    def stop(self, reason: Reason, message: str) -> None:
+        """Send nothing more (the first reason given wins); requests in flight finish."""
+        if self.stopped is None:
+            self.stopped = StopReason(reason, message)
 
     async def __aenter__(self) -> Pusher:
         """Open one client (one connection) per worker."""
@@ -118,28 +167,52 @@ class Pusher:
                 self._on_outcome(outcome)
 
     async def _send(self, client: httpx.AsyncClient, record: Record) -> RowOutcome:
-        if self.abort_reason is not None:
-            return self._not_sent(record.source_row, attempts=0)
-        content = json.dumps(record.body, ensure_ascii=False, separators=(",", ":")).encode()
-        history: list[Answer] = []
+        answers: list[Answer] = []
+        if self.stopped is None:
+            content = json.dumps(record.body, ensure_ascii=False, separators=(",", ":")).encode()
+            await self._retrying(record)(self._attempt, client, record, content, answers)
+        outcome = self._outcome(record.source_row, answers)
+        for hook in self._hooks:
+            outcome = hook.settle(record, outcome, answers)
+        return outcome
 
-        async def attempt() -> Answer:
-            if self.abort_reason is not None:
-                return Answer(Verdict.FATAL, self.abort_reason)
-            answer = await self._attempt(client, content)
-            history.append(answer)
-            return answer
+    def _retrying(self, record: Record) -> AsyncRetrying:
+        started = time.monotonic()
 
-        retrying = AsyncRetrying(
-            stop=stop_after_attempt(self._settings.max_attempts),
+        def give_up(state: RetryCallState) -> bool:
+            if self.stopped is not None or state.attempt_number >= self._settings.max_attempts:
+                return True
+            upcoming = time.monotonic() + self._wait(state)
+            if upcoming - started > self._settings.max_row_seconds:
+                return True
+            if self._deadline is not None and upcoming > self._deadline:
+                self.stop(Reason.DEFERRED, "the run's time budget ran out before it was sent")
+                return True
+            return False
+
+        return AsyncRetrying(
+            stop=give_up,
             wait=self._wait,
             retry=retry_if_result(self._should_retry),
-            retry_error_callback=lambda state: state.outcome.result() if state.outcome else None,
+            retry_error_callback=lambda state: None,
         )
-        answer: Answer = await retrying(attempt)
-        return self._outcome(record.source_row, answer, history)
 
-    async def _attempt(self, client: httpx.AsyncClient, content: bytes) -> Answer:
+    async def _attempt(
+        self, client: httpx.AsyncClient, record: Record, content: bytes, answers: list[Answer]
+    ) -> Answer | None:
+        if self.stopped is not None:
+            return None
+        for hook in self._hooks:
+            await hook.before_attempt(record, len(answers) + 1)
+        answer = await self._request(client, content)
+        answers.append(answer)
+        for hook in self._hooks:
+            await hook.after_attempt(record, answer)
+        if answer.verdict is Verdict.FATAL:
+            self.stop(Reason.ABORTED, f"the vendor refused the credentials ({answer.message})")
+        return answer
+
+    async def _request(self, client: httpx.AsyncClient, content: bytes) -> Answer:
         headers = auth_headers(
             self._contract,
             self._credentials,
@@ -157,76 +230,84 @@ class Pusher:
             response.status_code, response.headers, response.content, self._contract
         )
 
-    def _should_retry(self, answer: Answer) -> bool:
+    def _should_retry(self, answer: Answer | None) -> bool:
+        if answer is None:
+            return False
         if answer.verdict is Verdict.RETRY_SAFE:
             return True
         return answer.verdict is Verdict.MAYBE_PROCESSED and self._contract.resend_is_safe
 
     def _wait(self, state: RetryCallState) -> float:
         backoff = self._backoff(state)
-        answer = state.outcome.result() if state.outcome else None
+        answer = state.outcome.result() if state.outcome and not state.outcome.failed else None
         if isinstance(answer, Answer) and answer.retry_after is not None:
             return max(backoff, min(answer.retry_after, self._settings.retry_after_cap_seconds))
         return backoff
 
-    def _outcome(self, source_row: int, answer: Answer, history: list[Answer]) -> RowOutcome:
-        attempts = len(history)
-        if answer.verdict is Verdict.FATAL:
-            if self.abort_reason is None:
-                self.abort_reason = answer.message
-            return self._not_sent(source_row, attempts=attempts, http_status=answer.http_status)
-        status, reason, message = self._judge(answer, history)
+    def _outcome(self, source_row: int, answers: list[Answer]) -> RowOutcome:
+        last = answers[-1] if answers else None
+        if (
+            last is None
+            or last.verdict is Verdict.FATAL
+            or (self.stopped is not None and self._should_retry(last) and not _maybe_sent(answers))
+        ):
+            return self._not_sent(source_row, answers)
+        status, reason, message = self._judge(last, answers)
         return RowOutcome(
             source_row,
             status,
             reason,
             message,
-            http_status=answer.http_status,
-            vendor_id=answer.vendor_id,
-            attempts=attempts,
+            http_status=last.http_status,
+            vendor_id=last.vendor_id,
+            attempts=len(answers),
         )
 
-    def _judge(self, answer: Answer, history: list[Answer]) -> tuple[Status, Reason, str]:
+    def _judge(self, answer: Answer, answers: list[Answer]) -> tuple[Status, Reason, str]:
         """Return the status, reason and message of a record's last answer."""
         if answer.verdict is Verdict.CREATED:
             return Status.CREATED, Reason.CREATED, ""
         if answer.verdict is Verdict.CONFLICT:
-            if any(earlier.verdict is Verdict.MAYBE_PROCESSED for earlier in history[:-1]):
+            if _maybe_sent(answers[:-1]):
                 return (
                     Status.CONFLICTED,
-                    Reason.ALREADY_EXISTS,
+                    Reason.CREATED_BY_EARLIER_ATTEMPT,
                     (
                         f"{answer.message} (an earlier attempt of this run got no answer; "
-                        "it most likely created this record)"
+                        "it created this record)"
                     ),
                 )
             return Status.CONFLICTED, Reason.ALREADY_EXISTS, answer.message
         if answer.verdict is Verdict.REJECTED:
             return Status.FAILED, Reason.VENDOR_REJECTED, answer.message
-        if answer.verdict is Verdict.MAYBE_PROCESSED and not self._contract.resend_is_safe:
+        if _maybe_sent(answers) and not self._contract.resend_is_safe:
             return (
                 Status.FAILED,
                 Reason.OUTCOME_UNKNOWN,
                 (
-                    f"{answer.message}; the vendor may have stored it: check there before "
-                    "sending it again"
+                    f"{answer.message}; the vendor may have stored it and cannot detect a re-send: "
+                    "check at the vendor before sending it again"
                 ),
             )
         return (
             Status.FAILED,
             Reason.RETRIES_EXHAUSTED,
-            (f"gave up after {len(history)} attempts: {answer.message}"),
+            (f"gave up after {len(answers)} attempts: {answer.message}"),
         )
 
-    def _not_sent(
-        self, source_row: int, *, attempts: int, http_status: int | None = None
-    ) -> RowOutcome:
+    def _not_sent(self, source_row: int, answers: list[Answer]) -> RowOutcome:
+        stopped = self.stopped or StopReason(Reason.ABORTED, "the run stopped")
+        last = answers[-1] if answers else None
         return RowOutcome(
             source_row,
             Status.SKIPPED,
-            Reason.ABORTED,
-            f"not sent: the run stopped because the vendor refused the credentials "
-            f"({self.abort_reason})",
-            http_status=http_status,
-            attempts=attempts,
+            stopped.reason,
+            f"not sent: {stopped.message}; a re-run sends it",
+            http_status=last.http_status if last else None,
+            attempts=len(answers),
         )
+
+
+def _maybe_sent(answers: Sequence[Answer]) -> bool:
+    """Return whether any answer leaves open that the vendor stored the record."""
+    return any(answer.verdict is Verdict.MAYBE_PROCESSED for answer in answers)

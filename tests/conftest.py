@@ -16,6 +16,16 @@ SAMPLE_DATA = REPO / "sample_data"
 CORPORA = REPO.parent / "shared" / "corpora"
 
 
+@pytest.fixture(autouse=True)
+def private_state_home(
+    tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch
+) -> Path:
+    """Keep every test's default ledger out of the user's real state directory."""
+    home = tmp_path_factory.mktemp("state-home")
+    monkeypatch.setenv("XDG_STATE_HOME", str(home))
+    return home
+
+
 @pytest.fixture
 def leads_contract() -> Contract:
     """Return the OfferGrid leads contract."""

@@ -97,7 +97,7 @@ def test_bad_credentials_exit_2_without_leaking_them(tmp_path: Path) -> None:
         env={"OFFERGRID_API_KEY": "s3cret-wrong"},
     )
     assert result.returncode == 2
-    assert "run aborted: 401 Unauthorized" in result.stderr
+    assert "run aborted: the vendor refused the credentials (401 Unauthorized" in result.stderr
     for text in (
         result.stdout,
         result.stderr,
