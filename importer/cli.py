@@ -10,11 +10,11 @@ import sys
 import time
 from collections.abc import Iterable, Sequence
 from pathlib import Path
-from typing import NoReturn
+from typing import ClassVar, NoReturn
 
 import click
 
-from importer.contract import Contract, load_all, load_contract
+from importer.contract import Contract, RateLimit, load_all, load_contract
 from importer.errors import ConfigError, ImporterError
 from importer.model import RowOutcome, Status
 from importer.pipeline import RunConfig, RunResult, run_import
@@ -68,6 +68,36 @@ class ConsoleObserver:
             click.echo("\r\x1b[2K", nl=False, err=True)
 
 
+class RateType(click.ParamType):  # type: ignore[type-arg]
+    """A rate such as ``100/min``, ``5/s`` or ``10000/h``."""
+
+    name = "N/UNIT"
+    units: ClassVar[dict[str, float]] = {
+        "s": 1,
+        "sec": 1,
+        "min": 60,
+        "m": 60,
+        "h": 3600,
+        "hour": 3600,
+    }
+
+    def convert(
+        self, value: object, param: click.Parameter | None, ctx: click.Context | None
+    ) -> RateLimit:
+        """Parse ``N/unit`` into a RateLimit."""
+        if isinstance(value, RateLimit):
+            return value
+        count, _, unit = str(value).strip().partition("/")
+        try:
+            requests = int(count)
+            seconds = self.units[unit.strip().lower() or "min"]
+        except (ValueError, KeyError):
+            self.fail(f"{value!r} is not a rate like 100/min, 5/s or 10000/h", param, ctx)
+        if requests < 1:
+            self.fail("a rate needs at least 1 request", param, ctx)
+        return RateLimit(requests, seconds)
+
+
 def fail(message: str) -> NoReturn:
     """Print a one-line error and exit with code 2."""
     click.echo(f"importer: error: {message}", err=True)
@@ -99,29 +129,75 @@ def vendors() -> None:
 @click.option(
     "--empty",
     is_flag=True,
-    help="Start with no existing records (by default the sandbox "
-    "already holds a few people, so imports meet 409s).",
+    help="Start with no existing records (by default the sandbox already holds a few people, "
+    "so imports meet 409s).",
 )
-def sandbox(vendor: str, host: str, port: int, empty: bool) -> None:
+@click.option(
+    "--latency-ms",
+    type=click.IntRange(0),
+    default=0,
+    help="Delay every answer by N ms, plus up to 50% jitter.",
+)
+@click.option(
+    "--fail-rate",
+    type=click.FloatRange(0, 1),
+    default=0.0,
+    help="Answer this fraction of requests with a 500 (nothing stored).",
+)
+@click.option(
+    "--drop-rate",
+    type=click.FloatRange(0, 1),
+    default=0.0,
+    help="Store this fraction of records, then drop the connection before answering.",
+)
+@click.option(
+    "--rate-limit",
+    type=RateType(),
+    default=None,
+    help="Answer 429 with Retry-After beyond this rate, e.g. 100/min.",
+)
+@click.option(
+    "--auth-fail-after",
+    type=click.IntRange(0),
+    default=None,
+    help="Refuse the credentials (401) after N requests.",
+)
+@click.option("--seed", type=int, default=None, help="Seed the fault dice for repeatable runs.")
+def sandbox(  # noqa: PLR0917 (click passes every option)
+    vendor: str,
+    host: str,
+    port: int,
+    empty: bool,
+    latency_ms: int,
+    fail_rate: float,
+    drop_rate: float,
+    rate_limit: RateLimit | None,
+    auth_fail_after: int | None,
+    seed: int | None,
+) -> None:
     """Serve a local emulator of VENDOR until Ctrl-C (SIGINT) or SIGTERM.
 
     Once it accepts connections it prints its base URL. GET /__sandbox__/records lists the
     records it stored, each exactly as received. Its credentials are in sample_data/sandbox.env.
+    Faults are off unless asked for.
     """
     contract = _contract(vendor)
+    options = SandboxOptions(
+        preload=not empty,
+        latency_ms=latency_ms,
+        fail_rate=fail_rate,
+        drop_rate=drop_rate,
+        rate_limit=(rate_limit.requests, rate_limit.per_seconds) if rate_limit else None,
+        auth_fail_after=auth_fail_after,
+        seed=seed,
+    )
 
     def announce(url: str) -> None:
         click.echo(f"sandbox {contract.id} listening on {url} (Ctrl-C to stop)")
         sys.stdout.flush()
 
     try:
-        serve(
-            contract,
-            host=host,
-            port=port,
-            options=SandboxOptions(preload=not empty),
-            announce=announce,
-        )
+        serve(contract, host=host, port=port, options=options, announce=announce)
     except OSError as error:
         fail(f"cannot listen on {host}:{port}: {error.strerror}")
 
@@ -172,6 +248,20 @@ def sandbox(vendor: str, host: str, port: int, empty: bool) -> None:
 )
 @click.option("--dry-run", is_flag=True, help="Read, map, validate and dedupe; send nothing.")
 @click.option(
+    "--rate-limit",
+    type=RateType(),
+    default=None,
+    help="Client-side limit, e.g. 100/min (default: the vendor's documented limit on "
+    "its production URL, none elsewhere).",
+)
+@click.option(
+    "--time-budget",
+    type=click.FloatRange(min=1),
+    default=None,
+    metavar="SECONDS",
+    help="Stop sending when a wait would pass this budget; rows left are 'deferred'.",
+)
+@click.option(
     "--extras-to-open-object",
     is_flag=True,
     help="Send columns that fill no field into the vendor's open object (e.g. customFields), "
@@ -189,6 +279,8 @@ def run(  # noqa: PLR0917 (click passes every option)
     sheet_name: str | None,
     concurrency: int,
     dry_run: bool,
+    rate_limit: RateLimit | None,
+    time_budget: float | None,
     extras_to_open_object: bool,
 ) -> None:
     """Import SHEET (CSV or XLSX) into VENDOR and write a report of every row to --out."""
@@ -206,7 +298,8 @@ def run(  # noqa: PLR0917 (click passes every option)
         sheet_name=sheet_name,
         dry_run=dry_run,
         extras_to_open_object=extras_to_open_object,
-        push=PushSettings(concurrency=concurrency),
+        rate_limit=rate_limit,
+        push=PushSettings(concurrency=concurrency, max_run_seconds=time_budget),
     )
     observer = ConsoleObserver(live=sys.stderr.isatty())
     try:

@@ -249,7 +249,7 @@ class Pusher:
         if (
             last is None
             or last.verdict is Verdict.FATAL
-            or (self.stopped is not None and self._should_retry(last) and not _maybe_sent(answers))
+            or (self.stopped is not None and self._should_retry(last))
         ):
             return self._not_sent(source_row, answers)
         status, reason, message = self._judge(last, answers)
@@ -298,11 +298,15 @@ class Pusher:
     def _not_sent(self, source_row: int, answers: list[Answer]) -> RowOutcome:
         stopped = self.stopped or StopReason(Reason.ABORTED, "the run stopped")
         last = answers[-1] if answers else None
+        if last is not None and last.verdict is not Verdict.FATAL:
+            what = f"no final answer after {len(answers)} attempt(s), last: {last.message}"
+        else:
+            what = "not sent"
         return RowOutcome(
             source_row,
             Status.SKIPPED,
             stopped.reason,
-            f"not sent: {stopped.message}; a re-run sends it",
+            f"{what}; {stopped.message}; a re-run sends it",
             http_status=last.http_status if last else None,
             attempts=len(answers),
         )
