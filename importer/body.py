@@ -2,15 +2,13 @@
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass
 from typing import Any
 
 import pandas as pd
 
-from importer.contract import Contract, FieldSpec
+from importer.contract import ITEMS, Contract, FieldSpec, split_list
 
-LIST_SEPARATORS = re.compile(r"\s*[;|]\s*")
 TRUE_WORDS = frozenset({"true", "yes", "1"})
 
 
@@ -26,7 +24,9 @@ def build_records(frame: pd.DataFrame, contract: Contract) -> list[Record]:
     """Build the request body of every row of a validated, mapped chunk.
 
     Columns that are not contract fields are extras bound for the vendor's open object; their
-    key is the rest of the column name, dots and all.
+    key is the rest of the column name, dots and all. A field of an array of objects
+    (``items[].offerId``) lists its items' values in one cell: the n-th value goes to the n-th
+    item, so ``"a;b"`` becomes ``[{"offerId": "a"}, {"offerId": "b"}]``.
     """
     known = {spec.path: spec for spec in contract.fields}
     records = []
@@ -36,7 +36,9 @@ def build_records(frame: pd.DataFrame, contract: Contract) -> list[Record]:
             if value is None:
                 continue
             spec = known.get(path)
-            if spec is not None:
+            if spec is not None and spec.array:
+                _put_items(body, spec, split_list(value))
+            elif spec is not None:
                 _put(body, path, convert(value, spec))
             elif contract.open_object and path.startswith(f"{contract.open_object}."):
                 extra = body.setdefault(contract.open_object, {})
@@ -55,7 +57,7 @@ def convert(text: str, spec: FieldSpec) -> Any:
     if spec.type == "boolean":
         return text.strip().lower() in TRUE_WORDS
     if spec.type == "array":
-        return [item for item in LIST_SEPARATORS.split(text) if item]
+        return split_list(text)
     return text
 
 
@@ -65,3 +67,17 @@ def _put(body: dict[str, Any], path: str, value: Any) -> None:
     for part in parents:
         node = node.setdefault(part, {})
     node[leaf] = value
+
+
+def _put_items(body: dict[str, Any], spec: FieldSpec, values: list[str]) -> None:
+    if not values:
+        return
+    array_path, _, leaf = spec.path.partition(f"{ITEMS}.")
+    *parents, name = array_path.split(".")
+    node = body
+    for part in parents:
+        node = node.setdefault(part, {})
+    items: list[dict[str, Any]] = node.setdefault(name, [])
+    items.extend({} for _ in range(len(values) - len(items)))
+    for item, value in zip(items, values, strict=False):
+        _put(item, leaf, convert(value, spec))

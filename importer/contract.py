@@ -7,8 +7,9 @@ stages do per vendor is read from here; no stage names a vendor.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from importlib import resources
 from typing import Any
 
@@ -17,6 +18,15 @@ import yaml
 from importer.errors import ConfigError, UnknownVendor
 
 SCHEMA_PACKAGE = "importer.schemas"
+ITEMS = "[]"
+"""Marks an array of objects in a field path: ``items[].offerId`` is each item's offerId."""
+LIST_SEPARATORS = re.compile(r"\s*[;|]\s*")
+"""How one cell of a flat sheet holds a list: values separated by ``;`` or ``|``."""
+
+
+def split_list(text: str) -> list[str]:
+    """Split a cell holding a list into its non-empty, trimmed values."""
+    return [item for item in LIST_SEPARATORS.split(text.strip()) if item]
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -33,14 +43,32 @@ class FieldSpec:
     pattern: str | None = None
     format: str | None = None
     item_type: str | None = None
+    default: str | None = None
     concept: str | None = None
     aliases: tuple[str, ...] = ()
+    required_in_item: bool = False
+    """Every item of its array must have it (``contacts[].name``), even if the array is optional."""
+    as_set: bool = False
+    """The cell lists a set: normalized to sorted, distinct values (an order's offer ids)."""
+    pattern_words: str | None = None
+    """How to say the pattern rule to a person ("must include its protocol")."""
     description: str = ""
 
     @property
     def name(self) -> str:
         """Return the last segment of the path."""
         return self.path.rsplit(".", 1)[-1]
+
+    @property
+    def array(self) -> str | None:
+        """Return the path of the array of objects this field sits in (``contacts[]``), if any."""
+        head, mark, _ = self.path.partition(ITEMS)
+        return f"{head}{mark}" if mark else None
+
+    @property
+    def top_level(self) -> bool:
+        """Return whether the field sits directly in the body (no parent object or array)."""
+        return "." not in self.path and ITEMS not in self.path
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -51,6 +79,8 @@ class AuthSpec:
     header: str | None
     credentials: Mapping[str, str]
     sandbox_credentials: Mapping[str, str]
+    window_seconds: float | None = None
+    """How far a signed request's timestamp may be from the vendor's clock (signed schemes)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -63,10 +93,20 @@ class RateLimit:
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class ErrorBodySpec:
-    """Where a vendor's error body keeps its message (a dotted path) and which style it has."""
+    """How a vendor's error body reads: its style and where its parts are (dotted paths).
+
+    ``errors`` names the list of per-field errors, if the vendor sends one; each entry keeps
+    the blamed field under ``error_field``, its words under ``error_message`` and the refused
+    value under ``error_value``.
+    """
 
     style: str
     message: str
+    code: str | None = None
+    errors: str | None = None
+    error_field: str = "field"
+    error_message: str = "message"
+    error_value: str | None = None
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -86,6 +126,7 @@ class Contract:
     conflict_statuses: frozenset[int]
     fatal_statuses: frozenset[int]
     id_field: str
+    success_style: str
     error_body: ErrorBodySpec
     dedupe_key: tuple[str, ...]
     resend_is_safe: bool
@@ -154,6 +195,7 @@ def parse_contract(doc: Mapping[str, Any]) -> Contract:
             header=auth.get("header"),
             credentials=dict(auth["credentials"]),
             sandbox_credentials=dict(auth.get("sandbox_credentials", {})),
+            window_seconds=auth.get("window_seconds"),
         ),
         rate_limits=tuple(
             RateLimit(int(limit["requests"]), float(limit["per_seconds"]))
@@ -163,6 +205,7 @@ def parse_contract(doc: Mapping[str, Any]) -> Contract:
         conflict_statuses=frozenset(responses.get("conflict", [])),
         fatal_statuses=frozenset(responses.get("fatal", [401, 403])),
         id_field=responses.get("id_field", "id"),
+        success_style=responses.get("success_style", "flat"),
         error_body=ErrorBodySpec(**responses["error_body"]),
         dedupe_key=tuple(doc.get("dedupe_key", [])),
         resend_is_safe=bool(doc.get("resend_is_safe", False)),
@@ -202,7 +245,21 @@ def _walk(
         if _type_of(prop) == "object":
             _walk(root, prop, prefix=f"{path}.", parent_required=is_required, hints=hints, out=out)
             continue
-        out.append(_leaf(root, path, prop, is_required, hints.get(path, {})))
+        items = resolve(root, prop.get("items", {}))
+        if _type_of(prop) == "array" and _type_of(items) == "object" and ITEMS not in prefix:
+            # An array of objects: one column per item field, the items listed in the cell.
+            _walk(
+                root,
+                items,
+                prefix=f"{path}{ITEMS}.",
+                parent_required=is_required,
+                hints=hints,
+                out=out,
+            )
+            continue
+        leaf = _leaf(root, path, prop, is_required, hints.get(path, {}))
+        in_item = prefix.endswith(f"{ITEMS}.") and name in required
+        out.append(replace(leaf, required_in_item=True) if in_item else leaf)
 
 
 def _leaf(
@@ -214,6 +271,7 @@ def _leaf(
 ) -> FieldSpec:
     items = resolve(root, prop.get("items", {}))
     enum = prop.get("enum")
+    default = prop.get("default")
     return FieldSpec(
         path=path,
         type=_type_of(prop),
@@ -225,17 +283,28 @@ def _leaf(
         pattern=prop.get("pattern"),
         format=prop.get("format"),
         item_type=_type_of(items) if items else None,
+        default=None if default is None else str(default),
         concept=hint.get("concept"),
         aliases=tuple(hint.get("aliases", ())),
+        as_set=bool(hint.get("set", False)),
+        pattern_words=hint.get("pattern_words"),
         description=prop.get("description", ""),
     )
 
 
 def resolve(root: Mapping[str, Any], node: Mapping[str, Any]) -> Mapping[str, Any]:
-    """Follow a local ``$ref`` (and a one-element ``allOf``) to the schema it names."""
+    """Follow a local ``$ref`` (and a one-element ``allOf``) to the schema it names.
+
+    ``anyOf: [X, {type: "null"}]`` (a nullable object) resolves to X, marked nullable.
+    """
     if "allOf" in node and len(node["allOf"]) == 1:
         merged = {key: value for key, value in node.items() if key != "allOf"}
         return {**resolve(root, node["allOf"][0]), **merged}
+    alternatives = [alt for alt in node.get("anyOf", ()) if alt.get("type") != "null"]
+    if "anyOf" in node and len(alternatives) == 1:
+        merged = {key: value for key, value in node.items() if key != "anyOf"}
+        nullable = len(node["anyOf"]) > 1
+        return {**resolve(root, alternatives[0]), **merged, "nullable": nullable}
     ref = node.get("$ref")
     if not ref:
         return node

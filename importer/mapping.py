@@ -15,7 +15,7 @@ from pathlib import Path
 import pandas as pd
 import yaml
 
-from importer.contract import Contract, FieldSpec
+from importer.contract import Contract, FieldSpec, split_list
 from importer.errors import ConfigError, MappingError
 
 # Header names that HubSpot, Salesforce, Google Contacts, Mailchimp, Zoho and Pipedrive exports
@@ -205,7 +205,8 @@ def plan_mapping(
     """
     constants = dict(constants or {})
     for path in constants:
-        contract.field(path)
+        if not _in_open_object(path, contract):
+            contract.field(path)
     chosen = _explicit_columns(columns, contract, explicit or {})
     for spec in contract.fields:
         if spec.path in chosen or spec.path in constants:
@@ -260,20 +261,35 @@ def apply_mapping(frame: pd.DataFrame, plan: MappingPlan, contract: Contract) ->
     for path, column in plan.extras.items():
         mapped[path] = _clean(frame[column])
     for path, value in plan.constants.items():
-        mapped[path] = normalize_values(
-            pd.Series(value, index=frame.index, dtype=object), contract.field(path)
-        )
+        constant = pd.Series(value, index=frame.index, dtype=object)
+        if _in_open_object(path, contract):
+            mapped[path] = _clean(constant)
+        else:
+            mapped[path] = normalize_values(constant, contract.field(path))
     return mapped
 
 
 def normalize_values(values: pd.Series, spec: FieldSpec) -> pd.Series:
-    """Trim, NFC-normalize and (for emails) lower-case; empty text becomes None."""
+    """Trim, NFC-normalize and (for emails) lower-case; empty text becomes None.
+
+    A field that lists a set (an order's offer ids) is written as its sorted, distinct values
+    joined by ``;``, so the same set reads the same whatever its order or separator.
+    """
     text = _text(values)
     if spec.concept == "email" or spec.format == "email":
         text = text.str.lower()
     if spec.concept in NUMERIC_TEXT_CONCEPTS:
         text = text.str.replace(r"^(\d+)\.0+$", r"\1", regex=True)
+    if spec.as_set:
+        text = text.map(lambda cell: ";".join(sorted(set(split_list(cell)))))
     return _clean(text)
+
+
+def _in_open_object(path: str, contract: Contract) -> bool:
+    """Return whether ``path`` is a key of the vendor's open object (``custom_data.region``)."""
+    if not contract.open_object or not path.startswith(f"{contract.open_object}."):
+        return False
+    return all(spec.path != path for spec in contract.fields)
 
 
 def _text(values: pd.Series) -> pd.Series:
@@ -309,7 +325,7 @@ def _match(columns: Sequence[str], spec: FieldSpec) -> tuple[str, ...]:
     for candidate in _candidates(spec):
         if candidate in by_key:
             return (by_key[candidate],)
-    if spec.concept == "full_name":
+    if spec.concept == "full_name" and spec.array is None:
         first = _first_present(by_key, CONCEPT_ALIASES["first_name"])
         last = _first_present(by_key, CONCEPT_ALIASES["last_name"])
         if first and last:
@@ -318,12 +334,21 @@ def _match(columns: Sequence[str], spec: FieldSpec) -> tuple[str, ...]:
 
 
 def _candidates(spec: FieldSpec) -> Iterable[str]:
+    """Yield the headers that fill a field, best first.
+
+    A nested field answers to its dotted path ("serviceAddress.zipCode"), its aliases and its
+    concept's CRM headers ("Zip"), but not to its bare name, which would let "City" fill every
+    address of the body. A field of an array of objects answers only to its path and aliases:
+    "Email" is the customer's email, not a contact's.
+    """
     yield normalize_header(spec.path)
-    yield normalize_header(spec.name)
+    if spec.top_level:
+        yield normalize_header(spec.name)
     for alias in spec.aliases:
         yield normalize_header(alias)
-    for alias in CONCEPT_ALIASES.get(spec.concept or "", ()):
-        yield normalize_header(alias)
+    if spec.array is None:
+        for alias in CONCEPT_ALIASES.get(spec.concept or "", ()):
+            yield normalize_header(alias)
 
 
 def _first_present(by_key: Mapping[str, str], aliases: Iterable[str]) -> str | None:

@@ -82,9 +82,17 @@ def classify_transport_error(error: httpx.TransportError) -> Answer:
 
 
 def vendor_message(status: int, parsed: Any, raw: bytes, contract: Contract) -> str:
-    """Return the vendor's own words for an error, from where its contract says they are."""
+    """Return the vendor's own words for an error, from where its contract says they are.
+
+    A vendor that lists per-field errors is reported field by field ("custom_data.vat:
+    required"), each with the value it refused; otherwise its message, or its raw body when
+    the body is not the documented shape.
+    """
+    fields = field_errors(parsed, contract)
     found = _dig(parsed, contract.error_body.message)
-    if isinstance(found, list):
+    if fields:
+        text = "; ".join(fields)
+    elif isinstance(found, list):
         text = "; ".join(str(item) for item in found)
     elif found is not None:
         text = str(found)
@@ -92,6 +100,30 @@ def vendor_message(status: int, parsed: Any, raw: bytes, contract: Contract) -> 
         text = raw.decode("utf-8", "replace").strip()[:300]
     reason = _reason_phrase(status)
     return f"{status} {reason}: {text}" if text else f"{status} {reason}"
+
+
+def field_errors(parsed: Any, contract: Contract) -> list[str]:
+    """Return a vendor's per-field errors as ``field: message (got value)`` texts."""
+    spec = contract.error_body
+    entries = _dig(parsed, spec.errors) if spec.errors else None
+    if not isinstance(entries, list):
+        return []
+    texts = []
+    for entry in entries:
+        if not isinstance(entry, dict):
+            texts.append(str(entry))
+            continue
+        field = entry.get(spec.error_field)
+        words = entry.get(spec.error_message)
+        value = entry.get(spec.error_value) if spec.error_value else None
+        text = f"{field}: {words}" if field else str(words)
+        texts.append(f"{text} (got {_shorten(value)!r})" if value not in (None, "") else text)
+    return texts
+
+
+def _shorten(value: object, limit: int = 60) -> str:
+    text = str(value)
+    return text if len(text) <= limit else text[: limit - 1] + "…"
 
 
 def parse_retry_after(value: str | None, *, now: float | None = None) -> float | None:

@@ -15,7 +15,7 @@ import pandas as pd
 import pandera.pandas as pa
 from email_validator import EmailNotValidError, validate_email
 
-from importer.contract import Contract, FieldSpec
+from importer.contract import Contract, FieldSpec, split_list
 
 EMAIL_RULE = "is not a valid email address"
 URL_PATTERN = r"^[A-Za-z][A-Za-z0-9+.-]*://[^\s/?#]+\S*$"
@@ -51,7 +51,12 @@ def is_email_field(spec: FieldSpec) -> bool:
 
 
 def build_schema(contract: Contract) -> pa.DataFrameSchema:
-    """Derive the pandera schema of a contract's fields (columns are dotted field paths)."""
+    """Derive the pandera schema of a contract's fields (columns are dotted field paths).
+
+    A field of an array of objects (``contacts[].email``) holds the items' values in one cell,
+    separated by ``;`` or ``|``: its rules apply to every value, and every item must have the
+    fields its object requires.
+    """
     columns = {
         spec.path: pa.Column(
             None,
@@ -62,7 +67,9 @@ def build_schema(contract: Contract) -> pa.DataFrameSchema:
         )
         for spec in contract.fields
     }
-    return pa.DataFrameSchema(columns, strict=False, name=contract.id)
+    return pa.DataFrameSchema(
+        columns, checks=_array_checks(contract), strict=False, name=contract.id
+    )
 
 
 def validate_chunk(mapped: pd.DataFrame, schema: pa.DataFrameSchema) -> Validated:
@@ -75,16 +82,33 @@ def validate_chunk(mapped: pd.DataFrame, schema: pa.DataFrameSchema) -> Validate
     return Validated(mapped, {})
 
 
+Rule = tuple[Callable[[pd.Series], pd.Series], str]
+"""A vectorised test of text values, and how to say it to a person."""
+
+
 def _checks(spec: FieldSpec) -> list[pa.Check]:
-    rules: list[pa.Check] = []
-    for factory in _CHECK_FACTORIES:
-        check = factory(spec)
-        if check is not None:
-            rules.append(check)
-    return rules
+    checks: list[pa.Check] = []
+    for factory in _RULE_FACTORIES:
+        rule = factory(spec)
+        if rule is None:
+            continue
+        test, words = rule
+        checks.append(pa.Check(_each_item(test) if spec.array else test, error=words))
+    return checks
 
 
-def _length_check(spec: FieldSpec) -> pa.Check | None:
+def _each_item(test: Callable[[pd.Series], pd.Series]) -> Callable[[pd.Series], pd.Series]:
+    """Apply a test to every value of list cells; a cell passes when all its values do."""
+
+    def check(cells: pd.Series) -> pd.Series:
+        values = cells.map(split_list).explode().dropna()
+        passed = test(values.astype(str)).astype(bool)
+        return passed.groupby(level=0).all().reindex(cells.index, fill_value=True)
+
+    return check
+
+
+def _length_rule(spec: FieldSpec) -> Rule | None:
     if spec.type != "string" or (spec.min_length is None and spec.max_length is None):
         return None
     low, high = spec.min_length, spec.max_length
@@ -94,60 +118,107 @@ def _length_check(spec: FieldSpec) -> pa.Check | None:
         words = f"must be at least {low} characters long"
     else:
         words = f"must be at most {high} characters long"
-    return pa.Check.str_length(low, high, error=words)
+    lowest, highest = low or 0, high if high is not None else float("inf")
+    return (lambda values: values.str.len().between(lowest, highest)), words
 
 
-def _enum_check(spec: FieldSpec) -> pa.Check | None:
+def _enum_rule(spec: FieldSpec) -> Rule | None:
     if not spec.enum:
         return None
-    return pa.Check.isin(list(spec.enum), error=f"must be one of: {', '.join(spec.enum)}")
+    allowed = list(spec.enum)
+    return (lambda values: values.isin(allowed)), f"must be one of: {', '.join(allowed)}"
 
 
-def _pattern_check(spec: FieldSpec) -> pa.Check | None:
+def _pattern_rule(spec: FieldSpec) -> Rule | None:
     if not spec.pattern:
         return None
-    return pa.Check.str_contains(spec.pattern, error=f"must match the pattern {spec.pattern}")
+    pattern = re.compile(spec.pattern)
+    words = spec.pattern_words or f"must match the pattern {spec.pattern}"
+    # JSON Schema's "pattern" matches anywhere in the value, as re.search does.
+    return (lambda values: values.map(lambda text: pattern.search(text) is not None)), words
 
 
-def _format_check(spec: FieldSpec) -> pa.Check | None:
+def _format_rule(spec: FieldSpec) -> Rule | None:
     if is_email_field(spec):
-        return pa.Check(
-            lambda value: email_problem(value) is None, element_wise=True, error=EMAIL_RULE
-        )
+        return (lambda values: values.map(lambda text: email_problem(text) is None)), EMAIL_RULE
     if spec.format in {"uri", "url"}:
-        return pa.Check.str_matches(
-            URL_PATTERN, error="must be a URL with its protocol (https://...)"
-        )
+        words = "must be a URL with its protocol (https://...)"
+        return (lambda values: values.str.match(URL_PATTERN)), words
     return None
 
 
-def _type_check(spec: FieldSpec) -> pa.Check | None:
+def _type_rule(spec: FieldSpec) -> Rule | None:
     if spec.type == "integer":
-        return pa.Check.str_matches(INTEGER_PATTERN, error="must be a whole number")
+        return (lambda values: values.str.match(INTEGER_PATTERN)), "must be a whole number"
     if spec.type == "number":
-        return pa.Check.str_matches(NUMBER_PATTERN, error="must be a number")
+        return (lambda values: values.str.match(NUMBER_PATTERN)), "must be a number"
     if spec.type == "boolean":
-        return pa.Check.isin(list(BOOLEAN_VALUES), error="must be true or false")
+        allowed = list(BOOLEAN_VALUES)
+        return (lambda values: values.isin(allowed)), "must be true or false"
     return None
 
 
-_CHECK_FACTORIES: tuple[Callable[[FieldSpec], pa.Check | None], ...] = (
-    _type_check,
-    _length_check,
-    _enum_check,
-    _pattern_check,
-    _format_check,
+_RULE_FACTORIES: tuple[Callable[[FieldSpec], Rule | None], ...] = (
+    _type_rule,
+    _length_rule,
+    _enum_rule,
+    _pattern_rule,
+    _format_rule,
 )
 
 
+def _array_checks(contract: Contract) -> list[pa.Check]:
+    """Check that every item of an array of objects has the fields its object requires."""
+    arrays: dict[str, list[FieldSpec]] = {}
+    for spec in contract.fields:
+        if spec.array:
+            arrays.setdefault(spec.array, []).append(spec)
+    checks = []
+    for array, specs in arrays.items():
+        needed = [spec.path for spec in specs if spec.required_in_item]
+        if len(specs) < 2 or not needed:
+            continue
+        words = (
+            f"{array}: every item needs {', '.join(needed)} (list as many of each as the "
+            f"longest {array} column)"
+        )
+        paths = [spec.path for spec in specs]
+        checks.append(pa.Check(_items_complete(paths, needed), error=words, name=array))
+    return checks
+
+
+def _items_complete(paths: list[str], needed: list[str]) -> Callable[[pd.DataFrame], pd.Series]:
+    def check(frame: pd.DataFrame) -> pd.Series:
+        present = [path for path in paths if path in frame]
+        counts = pd.DataFrame(
+            {path: frame[path].map(_count_items) for path in present}, index=frame.index
+        )
+        longest = counts.max(axis=1) if present else pd.Series(0, index=frame.index)
+        passed = pd.Series(True, index=frame.index)
+        for path in needed:
+            have = counts[path] if path in counts else pd.Series(0, index=frame.index)
+            passed &= have == longest
+        return passed
+
+    return check
+
+
+def _count_items(cell: object) -> int:
+    return len(split_list(cell)) if isinstance(cell, str) else 0
+
+
 def _messages(failure_cases: pd.DataFrame) -> dict[int, str]:
-    """Turn pandera's failure cases into one message per row, every reason included."""
-    reasons: dict[int, list[str]] = {}
-    cases = failure_cases[["index", "column", "check", "failure_case"]]
-    for row, column, rule, value in cases.itertuples(index=False, name=None):
+    """Turn pandera's failure cases into one message per row, every reason included once."""
+    reasons: dict[int, dict[str, None]] = {}
+    cases = failure_cases[["schema_context", "index", "column", "check", "failure_case"]]
+    for context, row, column, rule, value in cases.itertuples(index=False, name=None):
         if row is None or pd.isna(row):
             continue
-        reasons.setdefault(int(row), []).append(_reason(str(column), str(rule), value))
+        # A check of the whole row (an array's items) names its own fields in its words.
+        reason = (
+            str(rule) if context == "DataFrameSchema" else _reason(str(column), str(rule), value)
+        )
+        reasons.setdefault(int(row), {})[reason] = None
     return {row: "; ".join(parts) for row, parts in reasons.items()}
 
 
