@@ -55,9 +55,11 @@ class ConsoleObserver:
 
     def _render(self) -> None:
         done = sum(self._counts.values())
+        if not done:
+            return
         rate = done / max(time.monotonic() - self._started, 1e-6)
-        counts = " ".join(f"{name} {count}" for name, count in self._counts.items() if count)
-        line = f"{done} rows ({rate:.0f}/s): {counts}"
+        counts = ", ".join(f"{name} {count}" for name, count in self._counts.items() if count)
+        line = f"{done} rows done ({rate:.0f}/s): {counts}"
         if self._live:
             click.echo(f"\r\x1b[2K{line}", nl=False, err=True)
         else:

@@ -14,12 +14,13 @@ import time
 import uuid
 from collections.abc import Iterator, Mapping
 from contextlib import AsyncExitStack, ExitStack, contextmanager
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit, urlunsplit
 
+import pandas as pd
 import pandera.pandas as pa
 import platformdirs
 
@@ -28,7 +29,7 @@ from importer.body import build_records
 from importer.bookkeeping import Bookkeeper
 from importer.contract import Contract, RateLimit, load_contract
 from importer.dedupe import Deduper
-from importer.errors import ConfigError
+from importer.errors import ConfigError, MappingError
 from importer.ledger import SqliteLedger
 from importer.mapping import MappingPlan, apply_mapping, load_mapping_file, plan_mapping
 from importer.model import Reason, RowOutcome, Status, Totals
@@ -122,25 +123,31 @@ def run_import(
     contract = load_contract(config.vendor)
     sheet = open_sheet(config.sheet_path, sheet=config.sheet_name)
     explicit = load_mapping_file(config.mapping_file) if config.mapping_file else None
-    plan = plan_mapping(
-        sheet.columns,
-        contract,
-        explicit=explicit,
-        constants=config.constants,
-        extras_to_open_object=config.extras_to_open_object,
-    )
+    try:
+        plan = plan_mapping(
+            sheet.columns,
+            contract,
+            explicit=explicit,
+            constants=config.constants,
+            extras_to_open_object=config.extras_to_open_object,
+        )
+    except MappingError as error:
+        raise MappingError(f"{error} ({_describe_sheet(sheet)})") from None
     run_id = _run_id()
+    schema = build_schema(contract)
+    _check_constants(plan, contract, schema)
     with ExitStack() as resources:
+        report = ReportWriter(config.out_dir, sheet.columns)
+        resources.callback(report.abort)
         target = _connect(config, contract, env, resources, observer)
         stages = _Stages(
             contract=contract,
             plan=plan,
-            schema=build_schema(contract),
+            schema=schema,
             deduper=Deduper(contract.dedupe_key),
-            report=ReportWriter(config.out_dir, sheet.columns),
+            report=report,
             observer=observer,
         )
-        resources.callback(stages.report.abort)
         if target is not None:
             state_dir = config.state_dir or default_state_dir()
             ledger = SqliteLedger(state_dir, vendor=contract.id, account=target.account)
@@ -152,6 +159,8 @@ def run_import(
             )
         stream_started = time.monotonic()
         aborted = asyncio.run(_stream(config, sheet, stages, target))
+        if not stages.report.totals.rows:
+            observer.note(f"{config.sheet_path.name} has a header row but no data rows")
         meta = _meta(
             config,
             contract=contract,
@@ -170,6 +179,27 @@ def run_import(
         }
         files = stages.report.finish(meta)
     return RunResult(run_id, stages.report.totals, files, aborted)
+
+
+def _describe_sheet(sheet: Sheet) -> str:
+    where = f"sheet {sheet.sheet_name!r}" if sheet.sheet_name else sheet.path.name
+    hint = "; --sheet reads another worksheet" if sheet.sheet_name else ""
+    return f"{where} has the columns {', '.join(map(repr, sheet.columns))}{hint}"
+
+
+def _check_constants(plan: MappingPlan, contract: Contract, schema: pa.DataFrameSchema) -> None:
+    """Refuse a --set value the vendor would refuse on every row, before anything is sent.
+
+    Raises:
+        ConfigError: naming the field, the rule and the value.
+    """
+    if not plan.constants:
+        return
+    one_row = pd.DataFrame(index=pd.Index([0], name="source_row"))
+    mapped = apply_mapping(one_row, replace(plan, columns={}, extras={}), contract)
+    failures = validate_chunk(mapped, schema.select_columns(list(plan.constants))).failures
+    if failures:
+        raise ConfigError(f"--set value refused: {failures[0]}")
 
 
 def default_state_dir() -> Path:

@@ -107,6 +107,7 @@ class Pusher:
             time.monotonic() + settings.max_run_seconds if settings.max_run_seconds else None
         )
         self.stopped: StopReason | None = None
+        self._heard_from_vendor = False
 
     @property
     def abort_reason(self) -> str | None:
@@ -206,10 +207,15 @@ class Pusher:
             await hook.before_attempt(record, len(answers) + 1)
         answer = await self._request(client, content)
         answers.append(answer)
+        self._heard_from_vendor |= answer.http_status is not None
         for hook in self._hooks:
             await hook.after_attempt(record, answer)
         if answer.verdict is Verdict.FATAL:
-            self.stop(Reason.ABORTED, f"the vendor refused the credentials ({answer.message})")
+            variables = " and ".join(self._contract.credential_vars)
+            self.stop(
+                Reason.ABORTED,
+                f"the vendor refused the credentials ({answer.message}); check {variables}",
+            )
         return answer
 
     async def _request(self, client: httpx.AsyncClient, content: bytes) -> Answer:
@@ -246,6 +252,12 @@ class Pusher:
 
     def _outcome(self, source_row: int, answers: list[Answer]) -> RowOutcome:
         last = answers[-1] if answers else None
+        if last is not None and not self._heard_from_vendor and self._should_retry(last):
+            self.stop(
+                Reason.ABORTED,
+                f"cannot reach the vendor at {self._base_url} ({last.message}); check --base-url "
+                "and the network",
+            )
         if (
             last is None
             or last.verdict is Verdict.FATAL
@@ -298,7 +310,7 @@ class Pusher:
     def _not_sent(self, source_row: int, answers: list[Answer]) -> RowOutcome:
         stopped = self.stopped or StopReason(Reason.ABORTED, "the run stopped")
         last = answers[-1] if answers else None
-        if last is not None and last.verdict is not Verdict.FATAL:
+        if last is not None and last.verdict is not Verdict.FATAL and self._heard_from_vendor:
             what = f"no final answer after {len(answers)} attempt(s), last: {last.message}"
         else:
             what = "not sent"

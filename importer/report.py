@@ -24,6 +24,7 @@ from openpyxl.cell.cell import ERROR_CODES, ILLEGAL_CHARACTERS_RE
 from openpyxl.styles import Font, PatternFill
 from openpyxl.utils import get_column_letter
 
+from importer.errors import ConfigError
 from importer.model import SOURCE_ROW, Reason, RowOutcome, Status, Totals
 
 REPORT_COLUMNS = (SOURCE_ROW, "status", "reason", "message", "http_status", "vendor_id", "attempts")
@@ -87,14 +88,23 @@ class ReportWriter:
         Args:
             out_dir: The folder for the report files; created with its parents if missing.
             columns: The original sheet columns, in order, as every chunk will carry them.
+
+        Raises:
+            ConfigError: when the folder cannot be created or written.
         """
-        out_dir.mkdir(parents=True, exist_ok=True)
+        try:
+            out_dir.mkdir(parents=True, exist_ok=True)
+            self._file: IO[str] | None = (out_dir / "rows.csv").open(
+                "w", encoding="utf-8-sig", newline=""
+            )
+        except OSError as error:
+            raise ConfigError(
+                f"cannot write the report into {out_dir}: {error.strerror}; give --out a folder "
+                "you can write to"
+            ) from None
         self._out_dir = out_dir
         self._columns = list(columns)
         self._totals = Totals()
-        self._file: IO[str] | None = (out_dir / "rows.csv").open(
-            "w", encoding="utf-8-sig", newline=""
-        )
         self._csv = csv.writer(self._file, quoting=csv.QUOTE_MINIMAL)
         self._csv.writerow([*REPORT_COLUMNS, *(neutralize(c) for c in self._columns)])
 

@@ -13,7 +13,7 @@ from importer.sandbox import EmbeddedSandbox, SandboxOptions
 
 REPO = Path(__file__).resolve().parents[1]
 SAMPLE_DATA = REPO / "sample_data"
-CORPORA = REPO.parent / "shared" / "corpora"
+CORPORA = REPO / "tests" / "corpora"
 
 
 @pytest.fixture(autouse=True)

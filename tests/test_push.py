@@ -106,8 +106,9 @@ def test_flaky_vendor_still_creates_each_record_once(leads_contract: Contract) -
     assert max(outcome.attempts for outcome in outcomes.values()) > 1
 
 
-def test_unreachable_vendor_fails_every_row_after_retries(leads_contract: Contract) -> None:
-    outcomes = push(leads_contract, "http://127.0.0.1:9", [Record(2, {"fullName": "A"})])
-    assert outcomes[2].status is Status.FAILED
-    assert outcomes[2].reason is Reason.RETRIES_EXHAUSTED
-    assert "could not connect" in outcomes[2].message
+def test_unreachable_vendor_stops_the_run(leads_contract: Contract) -> None:
+    records = [Record(row, {"fullName": f"P{row}"}) for row in range(2, 12)]
+    outcomes = push(leads_contract, "http://127.0.0.1:9", records)
+    assert {outcome.status for outcome in outcomes.values()} == {Status.SKIPPED}
+    assert {outcome.reason for outcome in outcomes.values()} == {Reason.ABORTED}
+    assert "cannot reach the vendor at http://127.0.0.1:9" in outcomes[2].message

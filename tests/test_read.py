@@ -17,7 +17,7 @@ from importer.errors import InputError
 from importer.model import SOURCE_ROW
 from importer.read import Chunk, Sheet, open_sheet
 
-CORPORA = Path(__file__).parents[2] / "shared" / "corpora"
+CORPORA = Path(__file__).parent / "corpora"
 
 
 def rows(sheet: Sheet, chunk_rows: int = 10_000) -> dict[int, dict[str, str]]:

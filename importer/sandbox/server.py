@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import logging
 import signal
 import threading
 from collections.abc import Callable
@@ -56,6 +57,8 @@ class EmbeddedSandbox:
 
 async def start_site(app: web.Application, host: str, port: int) -> tuple[web.AppRunner, str]:
     """Serve ``app`` on ``host:port`` (0 picks a free port) and return the runner and URL."""
+    # A client that hangs up mid-request (a killed importer) is not the sandbox's error.
+    logging.getLogger("aiohttp.server").setLevel(logging.CRITICAL)
     runner = web.AppRunner(app, access_log=None, handle_signals=False)
     await runner.setup()
     site = web.TCPSite(runner, host, port)
