@@ -51,5 +51,13 @@ class Deduper:
         if len(self._key_fields) == 1:
             joined = parts.iloc[:, 0]
         else:
-            joined = parts.astype(str).agg(KEY_SEPARATOR.join, axis=1)
+            # Built row by row: astype(str) keeps missing parts as NaN under pandas 3.
+            joined = pd.Series(
+                [
+                    KEY_SEPARATOR.join(map(str, values))
+                    for values in parts.itertuples(index=False, name=None)
+                ],
+                index=frame.index,
+                dtype=object,
+            )
         return joined.where(complete, None).astype(object)
