@@ -176,12 +176,15 @@ class MappingPlan:
     constants: Mapping[str, str] = field(default_factory=dict)
     extras: Mapping[str, str] = field(default_factory=dict)
     """Key in the vendor's open object -> the unmapped column sent there (on request only)."""
+    extra_constants: Mapping[str, str] = field(default_factory=dict)
+    """Key in the vendor's open object -> the ``--set`` value sent there on every row."""
     unmapped: tuple[str, ...] = ()
 
     def describe(self) -> dict[str, str]:
         """Return field -> where its value comes from, for the summary."""
         described = {path: " + ".join(cols) for path, cols in self.columns.items()}
-        described.update({path: f"--set {value!r}" for path, value in self.constants.items()})
+        for path, value in {**self.constants, **self.extra_constants}.items():
+            described[path] = f"--set {value!r}"
         described.update(self.extras)
         return described
 
@@ -204,9 +207,12 @@ def plan_mapping(
         MappingError: when a required field has neither a column nor a constant.
     """
     constants = dict(constants or {})
+    extra_constants = {
+        path: value for path, value in constants.items() if _in_open_object(path, contract)
+    }
+    constants = {path: value for path, value in constants.items() if path not in extra_constants}
     for path in constants:
-        if not _in_open_object(path, contract):
-            contract.field(path)
+        contract.field(path)
     chosen = _explicit_columns(columns, contract, explicit or {})
     for spec in contract.fields:
         if spec.path in chosen or spec.path in constants:
@@ -224,7 +230,13 @@ def plan_mapping(
             raise ConfigError(f"{contract.id} has no open object to send extra columns into")
         extras = {f"{contract.open_object}.{column}": column for column in unmapped}
         unmapped = ()
-    return MappingPlan(columns=chosen, constants=constants, extras=extras, unmapped=unmapped)
+    return MappingPlan(
+        columns=chosen,
+        constants=constants,
+        extras=extras,
+        extra_constants=extra_constants,
+        unmapped=unmapped,
+    )
 
 
 def load_mapping_file(path: Path) -> dict[str, list[str] | None]:
@@ -238,7 +250,9 @@ def load_mapping_file(path: Path) -> dict[str, list[str] | None]:
     except OSError as exc:
         raise ConfigError(f"cannot read mapping file {path}: {exc.strerror}") from None
     except yaml.YAMLError as exc:
-        raise ConfigError(f"mapping file {path} is not valid YAML or JSON: {exc}") from None
+        where = getattr(exc, "problem_mark", None)
+        line = f" (line {where.line + 1})" if where is not None else ""
+        raise ConfigError(f"mapping file {path} is not valid YAML or JSON{line}") from None
     if not isinstance(doc, dict):
         raise ConfigError(f"mapping file {path} must map vendor fields to column names")
     plan: dict[str, list[str] | None] = {}
@@ -262,10 +276,9 @@ def apply_mapping(frame: pd.DataFrame, plan: MappingPlan, contract: Contract) ->
         mapped[path] = _clean(frame[column])
     for path, value in plan.constants.items():
         constant = pd.Series(value, index=frame.index, dtype=object)
-        if _in_open_object(path, contract):
-            mapped[path] = _clean(constant)
-        else:
-            mapped[path] = normalize_values(constant, contract.field(path))
+        mapped[path] = normalize_values(constant, contract.field(path))
+    for path, value in plan.extra_constants.items():
+        mapped[path] = _clean(pd.Series(value, index=frame.index, dtype=object))
     return mapped
 
 

@@ -4,7 +4,8 @@ Run from the repository root: ``python sample_data/make_samples.py``. The seed i
 files only change when this script does. Every kind of row the pipeline must handle is here:
 valid leads, duplicates differing in case and spaces, bad emails, missing names, non-ASCII and
 decomposed (NFD) names, formula-like text, blank rows, rows without an email, people the
-sandbox already holds, and a value outside the vendor's enum.
+sandbox already holds, and a value outside the vendor's enum. The other vendors' sheets are
+described in ``vendor_sheets.py``.
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ from datetime import datetime
 from pathlib import Path
 
 from openpyxl import Workbook
+from vendor_sheets import write_all
 
 SEED = 20261123
 HERE = Path(__file__).resolve().parent
@@ -87,7 +89,7 @@ TAGS = ["", "", "vip", "newsletter; webinar", "trade-show|2026"]
 
 
 def main() -> None:
-    """Write leads.csv, leads.xlsx and leads.expected.csv next to this script."""
+    """Write leads.csv, leads.xlsx, leads.expected.csv and every vendor's sample sheet."""
     rows, expected = build_rows(random.Random(SEED))
     write_csv(HERE / "leads.csv", rows)
     write_xlsx(HERE / "leads.xlsx", rows)
@@ -95,6 +97,7 @@ def main() -> None:
         writer = csv.writer(handle)
         writer.writerow(["source_row", "status", "reason"])
         writer.writerows(expected)
+    write_all(HERE)
 
 
 def build_rows(rng: random.Random) -> tuple[list[list[object] | None], list[tuple[int, str, str]]]:
