@@ -62,3 +62,20 @@ def test_nested_objects_and_refs_flatten_to_dotted_paths() -> None:
     assert not fields["billing.zip"].required  # its parent is optional
     assert fields["address.city"].nullable
     assert fields["name"].min_length == 3
+
+
+def test_arrays_of_objects_and_nullable_objects_flatten() -> None:
+    orders = load_contract("offergrid-orders")
+    offer = orders.field("items[].offerId")
+    assert offer.required and offer.required_in_item and offer.array == "items[]"
+    assert orders.field("serviceAddress.zipCode").required
+    signed = load_contract("signed-customers")
+    name = signed.field("contacts[].name")
+    assert not name.required and name.required_in_item
+    assert (name.min_length, name.max_length) == (1, 255)
+    assert not signed.field("billingAddress.city").required
+    assert signed.field("mainPhone").nullable and signed.field("mainPhone").max_length == 50
+    assert signed.field("status").default == "active"
+    assert signed.auth.window_seconds == 300
+    assert load_contract("commenda").field("email").format == "email"
+    assert load_contract("org-console").field("custom_data.vat").required

@@ -7,7 +7,7 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from importer.contract import Contract
+from importer.contract import Contract, load_contract
 from importer.errors import ConfigError, MappingError
 from importer.mapping import (
     apply_mapping,
@@ -133,3 +133,61 @@ def test_mapping_file_overrides_and_checks_columns(
         load_mapping_file(mapping)
     with pytest.raises(ConfigError, match="cannot read mapping file"):
         load_mapping_file(tmp_path / "missing.yaml")
+
+
+def test_aliases_reach_nested_fields_and_bare_names_stay_top_level() -> None:
+    orders = load_contract("offergrid-orders")
+    plan = plan_mapping(
+        [
+            "First Name",
+            "Last Name",
+            "E-mail",
+            "Mobile",
+            "Street Address",
+            "City",
+            "State",
+            "Zip",
+            "Country",
+            "Offer IDs",
+        ],
+        orders,
+    )
+    assert plan.columns["serviceAddress.zipCode"] == ("Zip",)
+    assert plan.columns["customerInfo.fullName"] == ("First Name", "Last Name")
+    assert plan.columns["items[].offerId"] == ("Offer IDs",)
+    signed = load_contract("signed-customers")
+    plan = plan_mapping(
+        ["Company", "Email", "City", "Shipping City", "shippingAddress.state"], signed
+    )
+    assert plan.columns["billingAddress.city"] == ("City",)
+    assert plan.columns["shippingAddress.city"] == ("Shipping City",)
+    assert plan.columns["shippingAddress.state"] == ("shippingAddress.state",)
+    assert "contacts[].email" not in plan.columns  # "Email" is the customer's, not a contact's
+
+
+def test_offer_sets_normalize_and_open_object_constants() -> None:
+    orders = load_contract("offergrid-orders")
+    plan = plan_mapping(
+        ["Offer IDs"],
+        orders,
+        constants={
+            "serviceAddress.street": "1",
+            "serviceAddress.city": "c",
+            "serviceAddress.state": "s",
+            "serviceAddress.zipCode": "z",
+            "serviceAddress.country": "US",
+            "customerInfo.fullName": "n",
+            "customerInfo.email": "e@x.io",
+            "customerInfo.phone": "1",
+        },
+    )
+    mapped = apply_mapping(frame(["Offer IDs"], ["b | a; b"], [" ; "]), plan, orders)
+    assert mapped["items[].offerId"].tolist() == ["a;b", None]
+    org = load_contract("org-console")
+    plan = plan_mapping(["Name", "VAT"], org, constants={"custom_data.region": "IT"})
+    assert plan.extra_constants == {"custom_data.region": "IT"}
+    assert apply_mapping(frame(["Name", "VAT"], ["A", "1"]), plan, org)[
+        "custom_data.region"
+    ].tolist() == ["IT"]
+    with pytest.raises(ConfigError, match=r"no field 'custom\.region'"):
+        plan_mapping(["Name", "VAT"], org, constants={"custom.region": "IT"})
