@@ -22,6 +22,7 @@ from importer.contract import Contract, load_contract
 from importer.mapping import apply_mapping, plan_mapping
 from importer.outcomes import classify_response
 from importer.pipeline import RunConfig, run_import
+from importer.push import PushSettings
 from importer.sandbox import EmbeddedSandbox, Emulator, SandboxOptions
 from importer.validate import build_schema, validate_chunk
 from tests.conftest import stored_records
@@ -529,3 +530,33 @@ def test_seed_004_shipping_address_from_crm_headers_and_the_data_message_answer(
     created = classify_response(201, answer.headers, answer.content, vendor.contract)
     assert created.vendor_id == answer.json()["data"]["id"]
     assert vendor.vendor_says(row).status_code == 201  # no documented duplicate answer
+
+
+def test_seed_002_retries_are_signed_afresh_through_faults(tmp_path: Path) -> None:
+    contract = load_contract("signed-customers")
+    sheet = tmp_path / "customers.csv"
+    lines = ["Company,Email"] + [f"Co {n},c{n}@example.com" for n in range(30)]
+    sheet.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    faults = SandboxOptions(fail_rate=0.3, drop_rate=0.1, seed=3)
+    with EmbeddedSandbox(contract, faults) as sandbox:
+        result = run_import(
+            RunConfig(
+                sheet_path=sheet,
+                vendor="signed-customers",
+                out_dir=tmp_path / "out",
+                base_url=sandbox.base_url,
+                push=PushSettings(
+                    max_attempts=10, backoff_initial_seconds=0.01, backoff_max_seconds=0.05
+                ),
+            ),
+            env={
+                variable: contract.auth.sandbox_credentials[role]
+                for role, variable in contract.auth.credentials.items()
+            },
+        )
+        stored = stored_records(sandbox.base_url)
+    assert result.totals.created + result.totals.conflicted == 30, result.totals
+    assert sorted(record["email"] for record in stored) == sorted(
+        f"c{n}@example.com" for n in range(30)
+    )
+    assert "replay" not in result.files.rows_csv.read_text()
