@@ -22,14 +22,17 @@ demo: $(STAMP)
 test: lint typecheck pytest
 
 lint: $(STAMP)
-	$(BIN)/ruff check importer tests sample_data
-	$(BIN)/ruff format --check importer tests sample_data
+	$(BIN)/ruff check importer tests sample_data bench
+	$(BIN)/ruff format --check importer tests sample_data bench
 
 typecheck: $(STAMP)
 	$(BIN)/mypy importer
 
 pytest: $(STAMP)
 	$(BIN)/python -m pytest -q
+
+bench: $(STAMP)
+	$(BIN)/python bench/rate_limit.py --seconds 60
 
 samples: $(STAMP)
 	$(BIN)/python sample_data/make_samples.py

@@ -171,17 +171,21 @@ class Pusher:
         answers: list[Answer] = []
         if self.stopped is None:
             content = json.dumps(record.body, ensure_ascii=False, separators=(",", ":")).encode()
-            await self._retrying(record)(self._attempt, client, record, content, answers)
+            await self._retrying(answers)(self._attempt, client, record, content, answers)
         outcome = self._outcome(record.source_row, answers)
         for hook in self._hooks:
             outcome = hook.settle(record, outcome, answers)
         return outcome
 
-    def _retrying(self, record: Record) -> AsyncRetrying:
+    def _retrying(self, answers: Sequence[Answer]) -> AsyncRetrying:
         started = time.monotonic()
 
         def give_up(state: RetryCallState) -> bool:
-            if self.stopped is not None or state.attempt_number >= self._settings.max_attempts:
+            # A 429 says "not now", not "broken": it spends time, not attempts.
+            throttled = sum(answer.http_status == 429 for answer in answers)
+            if self.stopped is not None or (
+                state.attempt_number - throttled >= self._settings.max_attempts
+            ):
                 return True
             upcoming = time.monotonic() + self._wait(state)
             if upcoming - started > self._settings.max_row_seconds:
