@@ -158,6 +158,9 @@ CONCEPT_ALIASES: Mapping[str, tuple[str, ...]] = {
     "notes": ("notes", "note", "comments", "comment", "description"),
 }
 
+# Concepts whose line breaks are content (kept), unlike a name's or an email's.
+MULTILINE_CONCEPTS = frozenset({"notes"})
+
 # Concepts whose values spreadsheets like to turn into numbers ("94102.0", "4155550123.0").
 NUMERIC_TEXT_CONCEPTS = frozenset({"phone", "postal_code"})
 
@@ -273,12 +276,12 @@ def apply_mapping(frame: pd.DataFrame, plan: MappingPlan, contract: Contract) ->
         values = frame[list(cols)].agg(" ".join, axis=1) if len(cols) > 1 else frame[cols[0]]
         mapped[path] = normalize_values(values, contract.field(path))
     for path, column in plan.extras.items():
-        mapped[path] = _clean(frame[column])
+        mapped[path] = _clean(_text(frame[column]))
     for path, value in plan.constants.items():
         constant = pd.Series(value, index=frame.index, dtype=object)
         mapped[path] = normalize_values(constant, contract.field(path))
     for path, value in plan.extra_constants.items():
-        mapped[path] = _clean(pd.Series(value, index=frame.index, dtype=object))
+        mapped[path] = _clean(_text(pd.Series(value, index=frame.index, dtype=object)))
     return mapped
 
 
@@ -288,9 +291,12 @@ def normalize_values(values: pd.Series, spec: FieldSpec) -> pd.Series:
     A field that lists a set (an order's offer ids) is written as its sorted, distinct values
     joined by ``;``, so the same set reads the same whatever its order or separator.
     """
-    text = _text(values)
+    text = _text(values, multiline=spec.concept in MULTILINE_CONCEPTS)
     if spec.concept == "email" or spec.format == "email":
         text = text.str.lower()
+    if spec.enum:
+        canonical = {value.casefold(): value for value in spec.enum}
+        text = text.map(lambda cell: canonical.get(cell.casefold(), cell))
     if spec.concept in NUMERIC_TEXT_CONCEPTS:
         text = text.str.replace(r"^(\d+)\.0+$", r"\1", regex=True)
     if spec.as_set:
@@ -305,13 +311,19 @@ def _in_open_object(path: str, contract: Contract) -> bool:
     return all(spec.path != path for spec in contract.fields)
 
 
-def _text(values: pd.Series) -> pd.Series:
-    text = values.astype(object).fillna("").astype(str)
-    return text.str.normalize("NFC").str.strip().str.replace(r"\s+", " ", regex=True)
+def _text(values: pd.Series, *, multiline: bool = False) -> pd.Series:
+    """Return the values as NFC text, trimmed, runs of spaces made one (lines kept if asked)."""
+    text = values.astype(object).fillna("").astype(str).str.normalize("NFC")
+    if multiline:
+        text = text.str.replace(r"\r\n?", "\n", regex=True).str.replace(
+            r"[^\S\n]+", " ", regex=True
+        )
+        return text.str.replace(r" ?\n ?", "\n", regex=True).str.strip()
+    return text.str.replace(r"\s+", " ", regex=True).str.strip()
 
 
-def _clean(values: pd.Series) -> pd.Series:
-    text = _text(values)
+def _clean(text: pd.Series) -> pd.Series:
+    """Return normalized text with empty cells as None (absent)."""
     return text.astype(object).where(text != "", None)
 
 

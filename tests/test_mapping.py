@@ -191,3 +191,30 @@ def test_offer_sets_normalize_and_open_object_constants() -> None:
     ].tolist() == ["IT"]
     with pytest.raises(ConfigError, match=r"no field 'custom\.region'"):
         plan_mapping(["Name", "VAT"], org, constants={"custom.region": "IT"})
+
+
+def test_enum_values_match_whatever_their_case(leads_contract: Contract) -> None:
+    plan = plan_mapping(["Name", "Type"], leads_contract)
+    mapped = apply_mapping(
+        frame(["Name", "Type"], ["A", "Customer"], ["B", " LEAD "], ["C", "prospect"]),
+        plan,
+        leads_contract,
+    )
+    assert mapped["kind"].tolist() == ["customer", "lead", "prospect"]
+
+
+def test_notes_keep_their_line_breaks_names_do_not(leads_contract: Contract) -> None:
+    plan = plan_mapping(["Name", "Notes"], leads_contract)
+    mapped = apply_mapping(
+        frame(["Name", "Notes"], ["Ada\nLovelace", "  line one \r\nline  two\rline three  "]),
+        plan,
+        leads_contract,
+    )
+    assert mapped.loc[2, "fullName"] == "Ada Lovelace"
+    assert mapped.loc[2, "notes"] == "line one\nline two\nline three"
+
+
+def test_lead_source_is_not_matched_to_the_source_enum(leads_contract: Contract) -> None:
+    plan = plan_mapping(["Name", "Lead Source"], leads_contract)
+    assert "source" not in plan.columns
+    assert plan.unmapped == ("Lead Source",)

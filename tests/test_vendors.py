@@ -105,7 +105,7 @@ def test_seed_000_full_name_is_required(vendor: Vendor) -> None:
 
 
 @uses("offergrid-leads")
-@pytest.mark.parametrize(("header", "field"), [("Type", "kind"), ("Lead Source", "source")])
+@pytest.mark.parametrize(("header", "field"), [("Type", "kind"), ("Source", "source")])
 def test_seed_000_kind_and_source_are_enums(vendor: Vendor, header: str, field: str) -> None:
     row = {"Name": "Ann", header: "prospect"}
     assert f"{field} must be one of" in (vendor.importer_says(row) or "")
