@@ -261,7 +261,8 @@ def sandbox(  # noqa: PLR0917 (click passes every option)
     type=click.FloatRange(min=1),
     default=None,
     metavar="SECONDS",
-    help="Stop sending when a wait would pass this budget; rows left are 'deferred'.",
+    help="Send nothing new after SECONDS, nor wait past them; the rows left are 'deferred' "
+    "and a re-run sends them first.",
 )
 @click.option(
     "--extras-to-open-object",

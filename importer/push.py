@@ -47,7 +47,7 @@ class PushSettings:
     max_row_seconds: float = 300.0
     """Give up on a row whose retries would run longer than this."""
     max_run_seconds: float | None = None
-    """Stop sending when a wait would pass this budget; the rows left are ``deferred``."""
+    """Send no new row after this budget, nor wait past it; the rows left are ``deferred``."""
 
 
 class PushHooks(Protocol):
@@ -169,6 +169,8 @@ class Pusher:
 
     async def _send(self, client: httpx.AsyncClient, record: Record) -> RowOutcome:
         answers: list[Answer] = []
+        if self._deadline is not None and time.monotonic() > self._deadline:
+            self.stop(Reason.DEFERRED, "the run's time budget ran out before it was sent")
         if self.stopped is None:
             content = json.dumps(record.body, ensure_ascii=False, separators=(",", ":")).encode()
             await self._retrying(answers)(self._attempt, client, record, content, answers)

@@ -166,3 +166,34 @@ def test_time_budget_defers_the_rest(tmp_path: Path, leads_contract: Contract) -
     deferred = [row for row in rows(result) if row["reason"] == "deferred"]
     assert len(deferred) == 20
     assert all(row["status"] == "skipped" for row in deferred)
+
+
+def test_deferred_rows_go_before_new_rows_in_the_next_run(
+    tmp_path: Path, leads_contract: Contract
+) -> None:
+    people = [(f"P{index}", f"p{index}@example.com", "1") for index in range(30)]
+    sheet = write_sheet(tmp_path / "nightly.csv", people)
+    with EmbeddedSandbox(leads_contract, SandboxOptions(latency_ms=60, preload=False)) as sandbox:
+        first = run(
+            sheet,
+            sandbox.base_url,
+            tmp_path / "state",
+            tmp_path / "one",
+            push=PushSettings(concurrency=1, max_run_seconds=0.6),
+        )
+        deferred = [row["Email"] for row in rows(first) if row["reason"] == "deferred"]
+        sent_first = len(stored_records(sandbox.base_url))
+        assert deferred
+        assert sent_first + len(deferred) == 30
+        people += [(f"New{index}", f"new{index}@example.com", "1") for index in range(5)]
+        write_sheet(sheet, people)
+        second = run(
+            sheet,
+            sandbox.base_url,
+            tmp_path / "state",
+            tmp_path / "two",
+            push=PushSettings(concurrency=1),
+        )
+        arrival = [record["email"] for record in stored_records(sandbox.base_url)]
+    assert arrival[sent_first:] == deferred + [f"new{index}@example.com" for index in range(5)]
+    assert second.totals.by_reason["already_synced"] == sent_first
