@@ -22,6 +22,7 @@ from importer.push import PushSettings
 from importer.sandbox import SandboxOptions, serve
 
 EXIT_OK, EXIT_ROWS_FAILED, EXIT_ABORTED = 0, 1, 2
+BAR_WIDTH = 24
 
 
 class ConsoleObserver:
@@ -34,11 +35,16 @@ class ConsoleObserver:
         self._counts = dict.fromkeys((status.value for status in Status), 0)
         self._started = time.monotonic()
         self._last = 0.0
+        self._total: int | None = None
 
     def note(self, message: str) -> None:
         """Print a note on its own line."""
         self._clear()
         click.echo(f"importer: {message}", err=True)
+
+    def started(self, total_rows: int | None) -> None:
+        """Remember the estimate, to draw a bar against it."""
+        self._total = total_rows or None
 
     def rows_done(self, outcomes: Iterable[RowOutcome]) -> None:
         """Count the outcomes and redraw the progress line when it is time."""
@@ -59,7 +65,12 @@ class ConsoleObserver:
             return
         rate = done / max(time.monotonic() - self._started, 1e-6)
         counts = ", ".join(f"{name} {count}" for name, count in self._counts.items() if count)
-        line = f"{done} rows done ({rate:.0f}/s): {counts}"
+        line = f"{done:,} rows done ({rate:,.0f}/s): {counts}"
+        if self._total:
+            share = min(1.0, done / self._total)
+            filled = round(share * BAR_WIDTH)
+            bar = "#" * filled + "." * (BAR_WIDTH - filled)
+            line = f"[{bar}] {share:4.0%} {line}"
         if self._live:
             click.echo(f"\r\x1b[2K{line}", nl=False, err=True)
         else:

@@ -158,6 +158,7 @@ def run_import(
                 max_concurrency=config.push.concurrency,
             )
         stream_started = time.monotonic()
+        observer.started(sheet.estimated_rows())
         aborted = asyncio.run(_stream(config, sheet, stages, target))
         if not stages.report.totals.rows:
             observer.note(f"{config.sheet_path.name} has a header row but no data rows")

@@ -14,6 +14,9 @@ class Observer(Protocol):
     def note(self, message: str) -> None:
         """Receive a one-line message worth showing a person."""
 
+    def started(self, total_rows: int | None) -> None:
+        """Learn about how many rows the run will report (None: unknown)."""
+
     def rows_done(self, outcomes: Iterable[RowOutcome]) -> None:
         """Receive outcomes as rows finish (in any order)."""
 
@@ -23,6 +26,9 @@ class NullObserver:
 
     def note(self, message: str) -> None:
         """Ignore the message."""
+
+    def started(self, total_rows: int | None) -> None:
+        """Ignore the estimate."""
 
     def rows_done(self, outcomes: Iterable[RowOutcome]) -> None:
         """Ignore the outcomes."""

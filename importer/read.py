@@ -114,6 +114,20 @@ class Sheet:
     delimiter: str | None
     sheet_name: str | None
 
+    def estimated_rows(self) -> int | None:
+        """Return about how many data rows a CSV file holds (its line count), for progress.
+
+        Quoted line breaks make it an overestimate; a workbook answers None (unknown).
+        """
+        if self.kind != "csv":
+            return None
+        newline = "\n".encode(self.encoding or "utf-8").lstrip(b"\xff\xfe\xef\xbb\xbf")
+        lines = 0
+        with self.path.open("rb") as handle:
+            while block := handle.read(1 << 20):
+                lines += block.count(newline)
+        return max(0, lines - 1)
+
     def chunks(self, chunk_rows: int = 10_000) -> Iterator[Chunk]:
         """Read the data rows from the start, ``chunk_rows`` at a time.
 
