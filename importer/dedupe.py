@@ -39,7 +39,9 @@ class Deduper:
         new = first_in_chunk & ~keys.isin(list(self._first_row))
         self._first_row.update(zip(keys[new], keys.index[new], strict=True))
         duplicate = present & ~new
-        duplicates = {int(str(row)): self._first_row[key] for row, key in keys[duplicate].items()}
+        duplicates = dict(
+            zip(keys.index[duplicate].tolist(), keys[duplicate].map(self._first_row), strict=True)
+        )
         return Deduped(frame[~duplicate], duplicates)
 
     def keys(self, frame: pd.DataFrame) -> pd.Series:

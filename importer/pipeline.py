@@ -327,7 +327,7 @@ async def _process(chunk: Chunk, stages: _Stages) -> dict[int, RowOutcome]:
         return outcomes
     keys = stages.deduper.keys(deduped.kept)
     to_send, settled = stages.bookkeeper.triage(
-        records, {int(str(row)): key for row, key in keys.items()}
+        records, dict(zip(keys.index.tolist(), keys.tolist(), strict=True))
     )
     outcomes.update(settled)
     stages.observer.rows_done(outcomes.values())
