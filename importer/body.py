@@ -7,7 +7,7 @@ from typing import Any
 
 import pandas as pd
 
-from importer.contract import ITEMS, Contract, FieldSpec, split_list
+from importer.contract import ITEMS, Contract, FieldSpec, split_list, split_slots
 
 TRUE_WORDS = frozenset({"true", "yes", "1"})
 
@@ -26,7 +26,8 @@ def build_records(frame: pd.DataFrame, contract: Contract) -> list[Record]:
     Columns that are not contract fields are extras bound for the vendor's open object; their
     key is the rest of the column name, dots and all. A field of an array of objects
     (``items[].offerId``) lists its items' values in one cell: the n-th value goes to the n-th
-    item, so ``"a;b"`` becomes ``[{"offerId": "a"}, {"offerId": "b"}]``.
+    item, so ``"a;b"`` becomes ``[{"offerId": "a"}, {"offerId": "b"}]``, and an empty slot
+    (``"; b"``) leaves that item without the field rather than shifting ``b`` to the first.
     """
     known = {spec.path: spec for spec in contract.fields}
     records = []
@@ -37,7 +38,7 @@ def build_records(frame: pd.DataFrame, contract: Contract) -> list[Record]:
                 continue
             spec = known.get(path)
             if spec is not None and spec.array:
-                _put_items(body, spec, split_list(value))
+                _put_items(body, spec, split_slots(value))
             elif spec is not None:
                 _put(body, path, convert(value, spec))
             elif contract.open_object and path.startswith(f"{contract.open_object}."):
@@ -80,4 +81,5 @@ def _put_items(body: dict[str, Any], spec: FieldSpec, values: list[str]) -> None
     items: list[dict[str, Any]] = node.setdefault(name, [])
     items.extend({} for _ in range(len(values) - len(items)))
     for item, value in zip(items, values, strict=False):
-        _put(item, leaf, convert(value, spec))
+        if value:
+            _put(item, leaf, convert(value, spec))

@@ -35,8 +35,15 @@ class Identity:
 class Bookkeeper:
     """The ledger's view of one run: triage before sending, intent and outcome while sending."""
 
-    def __init__(self, ledger: Ledger, *, contract: Contract, run_id: str) -> None:
-        """Keep the books of run ``run_id`` for ``contract`` in ``ledger``."""
+    def __init__(
+        self, ledger: Ledger, *, contract: Contract, run_id: str, resend_rejected: bool = False
+    ) -> None:
+        """Keep the books of run ``run_id`` for ``contract`` in ``ledger``.
+
+        With ``resend_rejected``, rows the vendor refused before are sent again even unchanged
+        (an offer that has become available, a fixed account).
+        """
+        self._resend_rejected = resend_rejected
         self._ledger = ledger
         self._contract = contract
         self._run_id = run_id
@@ -152,12 +159,13 @@ class Bookkeeper:
                 vendor_id=entry.vendor_id,
             )
         if entry.state is LedgerState.REJECTED:
-            if same:
+            if same and not self._resend_rejected:
                 return RowOutcome(
                     source_row,
                     Status.FAILED,
                     Reason.VENDOR_REJECTED,
-                    f"{entry.message} (unchanged since {earlier}; not re-sent)",
+                    f"{entry.message} (unchanged since {earlier}; not re-sent: "
+                    "--resend-rejected sends it again)",
                     http_status=entry.http_status,
                 )
             return None

@@ -276,6 +276,11 @@ def sandbox(  # noqa: PLR0917 (click passes every option)
     "and a re-run sends them first.",
 )
 @click.option(
+    "--resend-rejected",
+    is_flag=True,
+    help="Send again rows the vendor refused in an earlier run, even if they did not change.",
+)
+@click.option(
     "--extras-to-open-object",
     is_flag=True,
     help="Send columns that fill no field into the vendor's open object (e.g. customFields), "
@@ -295,6 +300,7 @@ def run(  # noqa: PLR0917 (click passes every option)
     dry_run: bool,
     rate_limit: RateLimit | None,
     time_budget: float | None,
+    resend_rejected: bool,
     extras_to_open_object: bool,
 ) -> None:
     """Import SHEET (CSV or XLSX) into VENDOR and write a report of every row to --out."""
@@ -312,6 +318,7 @@ def run(  # noqa: PLR0917 (click passes every option)
         sheet_name=sheet_name,
         dry_run=dry_run,
         extras_to_open_object=extras_to_open_object,
+        resend_rejected=resend_rejected,
         rate_limit=rate_limit,
         push=PushSettings(concurrency=concurrency, max_run_seconds=time_budget),
     )

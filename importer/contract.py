@@ -29,6 +29,18 @@ def split_list(text: str) -> list[str]:
     return [item for item in LIST_SEPARATORS.split(text.strip()) if item]
 
 
+def split_slots(text: str) -> list[str]:
+    """Split a cell holding one value per item, keeping empty slots in place.
+
+    ``"; bo@x.io"`` is ``["", "bo@x.io"]``: the second item's value, not the first's. Empty
+    slots at the end say nothing and are dropped.
+    """
+    slots = [item.strip() for item in LIST_SEPARATORS.split(text.strip())]
+    while slots and not slots[-1]:
+        slots.pop()
+    return slots
+
+
 @dataclass(frozen=True, slots=True, kw_only=True)
 class FieldSpec:
     """One leaf of the request body, addressed by its dotted path."""

@@ -7,10 +7,12 @@ deduped. State carries across chunks, so a whole sheet is deduped while it strea
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from dataclasses import dataclass
 
 import pandas as pd
+
+from importer.contract import split_list
 
 KEY_SEPARATOR = "\x1f"
 
@@ -26,9 +28,13 @@ class Deduped:
 class Deduper:
     """Remember the first source row of every key seen so far in this input."""
 
-    def __init__(self, key_fields: Sequence[str]) -> None:
-        """Dedupe on ``key_fields`` (all must be present for a row to have a key)."""
+    def __init__(self, key_fields: Sequence[str], *, unordered: Collection[str] = ()) -> None:
+        """Dedupe on ``key_fields`` (all must be present for a row to have a key).
+
+        A field in ``unordered`` holds a list compared as a set: ``"b;a"`` is ``"a;b"``.
+        """
         self._key_fields = tuple(key_fields)
+        self._unordered = frozenset(unordered) & set(self._key_fields)
         self._first_row: dict[str, int] = {}
 
     def split(self, frame: pd.DataFrame) -> Deduped:
@@ -49,6 +55,8 @@ class Deduper:
         if not self._key_fields or any(name not in frame for name in self._key_fields):
             return pd.Series(None, index=frame.index, dtype=object)
         parts = frame[list(self._key_fields)]
+        for name in self._unordered:
+            parts = parts.assign(**{name: parts[name].map(_as_set, na_action="ignore")})
         complete = parts.notna().all(axis=1)
         if len(self._key_fields) == 1:
             joined = parts.iloc[:, 0]
@@ -63,3 +71,7 @@ class Deduper:
                 dtype=object,
             )
         return joined.where(complete, None).astype(object)
+
+
+def _as_set(cell: str) -> str:
+    return ";".join(sorted(split_list(cell)))

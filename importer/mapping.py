@@ -217,21 +217,28 @@ def plan_mapping(
     for path in constants:
         contract.field(path)
     chosen = _explicit_columns(columns, contract, explicit or {})
-    for spec in contract.fields:
-        if spec.path in chosen or spec.path in constants:
-            continue
-        found = _match(columns, spec)
-        if found:
-            chosen[spec.path] = found
+    # Names first, CRM aliases second: a column that names a field ("Contact Phone" of
+    # contacts[].phone) is that field's, never another's by a generic alias ("phone").
+    for by_concept in (False, True):
+        claimed = {column for cols in chosen.values() for column in cols}
+        free = [column for column in columns if column not in claimed]
+        for spec in contract.fields:
+            if spec.path in chosen or spec.path in constants:
+                continue
+            found = _match(free, spec, by_concept=by_concept)
+            if found:
+                chosen[spec.path] = found
     chosen = {path: cols for path, cols in chosen.items() if cols and path not in constants}
     _require(contract, chosen, constants)
     used = {column for cols in chosen.values() for column in cols}
-    unmapped = tuple(column for column in columns if column not in used)
-    extras: dict[str, str] = {}
+    extras = _open_object_columns([column for column in columns if column not in used], contract)
+    unmapped = tuple(
+        column for column in columns if column not in used and column not in extras.values()
+    )
     if extras_to_open_object:
         if not contract.open_object:
             raise ConfigError(f"{contract.id} has no open object to send extra columns into")
-        extras = {f"{contract.open_object}.{column}": column for column in unmapped}
+        extras |= {f"{contract.open_object}.{column}": column for column in unmapped}
         unmapped = ()
     return MappingPlan(
         columns=chosen,
@@ -288,8 +295,8 @@ def apply_mapping(frame: pd.DataFrame, plan: MappingPlan, contract: Contract) ->
 def normalize_values(values: pd.Series, spec: FieldSpec) -> pd.Series:
     """Trim, NFC-normalize and (for emails) lower-case; empty text becomes None.
 
-    A field that lists a set (an order's offer ids) is written as its sorted, distinct values
-    joined by ``;``, so the same set reads the same whatever its order or separator.
+    A field that lists a set (an order's offer ids) keeps its distinct values in their order,
+    joined by ``;`` (dedupe compares them as a set).
     """
     text = _text(values, multiline=spec.concept in MULTILINE_CONCEPTS)
     if spec.concept == "email" or spec.format == "email":
@@ -300,7 +307,7 @@ def normalize_values(values: pd.Series, spec: FieldSpec) -> pd.Series:
     if spec.concept in NUMERIC_TEXT_CONCEPTS:
         text = text.str.replace(r"^(\d+)\.0+$", r"\1", regex=True)
     if spec.as_set:
-        text = text.map(lambda cell: ";".join(sorted(set(split_list(cell)))))
+        text = text.map(lambda cell: ";".join(dict.fromkeys(split_list(cell))))
     return _clean(text)
 
 
@@ -343,14 +350,26 @@ def _explicit_columns(
     return chosen
 
 
-def _match(columns: Sequence[str], spec: FieldSpec) -> tuple[str, ...]:
+def _open_object_columns(columns: Sequence[str], contract: Contract) -> dict[str, str]:
+    """Return the columns that name a key of the open object (``custom_data.region``)."""
+    if not contract.open_object:
+        return {}
+    prefix = f"{contract.open_object.casefold()}."
+    return {
+        f"{contract.open_object}.{column.strip()[len(prefix) :]}": column
+        for column in columns
+        if column.strip().casefold().startswith(prefix) and column.strip()[len(prefix) :]
+    }
+
+
+def _match(columns: Sequence[str], spec: FieldSpec, *, by_concept: bool) -> tuple[str, ...]:
     by_key: dict[str, str] = {}
     for column in columns:
         by_key.setdefault(normalize_header(column), column)
-    for candidate in _candidates(spec):
+    for candidate in _candidates(spec, by_concept=by_concept):
         if candidate in by_key:
             return (by_key[candidate],)
-    if spec.concept == "full_name" and spec.array is None:
+    if by_concept and spec.concept == "full_name" and spec.array is None:
         first = _first_present(by_key, CONCEPT_ALIASES["first_name"])
         last = _first_present(by_key, CONCEPT_ALIASES["last_name"])
         if first and last:
@@ -358,7 +377,7 @@ def _match(columns: Sequence[str], spec: FieldSpec) -> tuple[str, ...]:
     return ()
 
 
-def _candidates(spec: FieldSpec) -> Iterable[str]:
+def _candidates(spec: FieldSpec, *, by_concept: bool) -> Iterable[str]:
     """Yield the headers that fill a field, best first.
 
     A nested field answers to its dotted path ("serviceAddress.zipCode"), its aliases and its
@@ -366,12 +385,13 @@ def _candidates(spec: FieldSpec) -> Iterable[str]:
     address of the body. A field of an array of objects answers only to its path and aliases:
     "Email" is the customer's email, not a contact's.
     """
-    yield normalize_header(spec.path)
-    if spec.top_level:
-        yield normalize_header(spec.name)
-    for alias in spec.aliases:
-        yield normalize_header(alias)
-    if spec.array is None:
+    if not by_concept:
+        yield normalize_header(spec.path)
+        if spec.top_level:
+            yield normalize_header(spec.name)
+        for alias in spec.aliases:
+            yield normalize_header(alias)
+    elif spec.array is None:
         for alias in CONCEPT_ALIASES.get(spec.concept or "", ()):
             yield normalize_header(alias)
 

@@ -58,6 +58,8 @@ class RunConfig:
     sheet_name: str | None = None
     dry_run: bool = False
     extras_to_open_object: bool = False
+    resend_rejected: bool = False
+    """Send again rows the vendor refused in an earlier run, even unchanged."""
     rate_limit: RateLimit | None = None
     """A client-side limit that replaces the vendor's documented one."""
     chunk_rows: int = 5_000
@@ -144,7 +146,10 @@ def run_import(
             contract=contract,
             plan=plan,
             schema=schema,
-            deduper=Deduper(contract.dedupe_key),
+            deduper=Deduper(
+                contract.dedupe_key,
+                unordered=[spec.path for spec in contract.fields if spec.as_set],
+            ),
             report=report,
             observer=observer,
         )
@@ -152,7 +157,9 @@ def run_import(
             state_dir = config.state_dir or default_state_dir()
             ledger = SqliteLedger(state_dir, vendor=contract.id, account=target.account)
             resources.callback(ledger.close)
-            stages.bookkeeper = Bookkeeper(ledger, contract=contract, run_id=run_id)
+            stages.bookkeeper = Bookkeeper(
+                ledger, contract=contract, run_id=run_id, resend_rejected=config.resend_rejected
+            )
             stages.throttle = Throttle(
                 limits=_rate_limits(config, contract, target.base_url),
                 max_concurrency=config.push.concurrency,

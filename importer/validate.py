@@ -15,7 +15,7 @@ import pandas as pd
 import pandera.pandas as pa
 from email_validator import EmailNotValidError, validate_email
 
-from importer.contract import Contract, FieldSpec, split_list
+from importer.contract import Contract, FieldSpec, split_list, split_slots
 
 EMAIL_RULE = "is not a valid email address"
 URL_PATTERN = r"^[A-Za-z][A-Za-z0-9+.-]*://[^\s/?#]+\S*$"
@@ -190,21 +190,28 @@ def _array_checks(contract: Contract) -> list[pa.Check]:
 def _items_complete(paths: list[str], needed: list[str]) -> Callable[[pd.DataFrame], pd.Series]:
     def check(frame: pd.DataFrame) -> pd.Series:
         present = [path for path in paths if path in frame]
-        counts = pd.DataFrame(
-            {path: frame[path].map(_count_items) for path in present}, index=frame.index
+        slots = pd.DataFrame(
+            {path: frame[path].map(_count_slots) for path in present}, index=frame.index
         )
-        longest = counts.max(axis=1) if present else pd.Series(0, index=frame.index)
+        filled = pd.DataFrame(
+            {path: frame[path].map(_count_filled) for path in present}, index=frame.index
+        )
+        longest = slots.max(axis=1) if present else pd.Series(0, index=frame.index)
         passed = pd.Series(True, index=frame.index)
         for path in needed:
-            have = counts[path] if path in counts else pd.Series(0, index=frame.index)
+            have = filled[path] if path in filled else pd.Series(0, index=frame.index)
             passed &= have == longest
         return passed
 
     return check
 
 
-def _count_items(cell: object) -> int:
-    return len(split_list(cell)) if isinstance(cell, str) else 0
+def _count_slots(cell: object) -> int:
+    return len(split_slots(cell)) if isinstance(cell, str) else 0
+
+
+def _count_filled(cell: object) -> int:
+    return sum(1 for slot in split_slots(cell) if slot) if isinstance(cell, str) else 0
 
 
 def _messages(failure_cases: pd.DataFrame) -> dict[int, str]:
@@ -229,6 +236,8 @@ def _reason(column: str, rule: str, value: object) -> str:
     if rule == EMAIL_RULE:
         why = email_problem(str(value)) or ""
         return f"{column} {rule} ({shown!r}): {why}".rstrip(": ")
+    if "characters long" in rule:
+        return f"{column} {rule} (got {len(str(value))} characters: {shown!r})"
     return f"{column} {rule} (got {shown!r})"
 
 

@@ -40,3 +40,23 @@ def test_list_of_strings_and_open_object_extras() -> None:
         frame({"fullName": "Ann", "tags": "a; b", "customFields.Lead Owner": "ops"}), contract
     )[0].body
     assert body == {"fullName": "Ann", "tags": ["a", "b"], "customFields": {"Lead Owner": "ops"}}
+
+
+def test_an_empty_slot_keeps_later_values_on_their_own_item() -> None:
+    signed = load_contract("signed-customers")
+    (record,) = build_records(
+        frame(
+            {
+                "customer": "Acme",
+                "email": "a@acme.io",
+                "contacts[].name": "Ann; Bo",
+                "contacts[].email": "; bo@acme.io",
+                "contacts[].position": "; CTO",
+            }
+        ),
+        signed,
+    )
+    assert record.body["contacts"] == [
+        {"name": "Ann"},
+        {"name": "Bo", "email": "bo@acme.io", "position": "CTO"},
+    ]

@@ -182,7 +182,7 @@ def test_offer_sets_normalize_and_open_object_constants() -> None:
         },
     )
     mapped = apply_mapping(frame(["Offer IDs"], ["b | a; b"], [" ; "]), plan, orders)
-    assert mapped["items[].offerId"].tolist() == ["a;b", None]
+    assert mapped["items[].offerId"].tolist() == ["b;a", None]  # order kept, repeats dropped
     org = load_contract("org-console")
     plan = plan_mapping(["Name", "VAT"], org, constants={"custom_data.region": "IT"})
     assert plan.extra_constants == {"custom_data.region": "IT"}
@@ -218,3 +218,22 @@ def test_lead_source_is_not_matched_to_the_source_enum(leads_contract: Contract)
     plan = plan_mapping(["Name", "Lead Source"], leads_contract)
     assert "source" not in plan.columns
     assert plan.unmapped == ("Lead Source",)
+
+
+def test_a_column_naming_a_field_is_never_taken_by_another_fields_alias() -> None:
+    signed = load_contract("signed-customers")
+    plan = plan_mapping(["Company", "Email", "Contact Name", "Contact Phone"], signed)
+    assert plan.columns["contacts[].phone"] == ("Contact Phone",)
+    assert "mainPhone" not in plan.columns
+    with pytest.raises(MappingError, match="email"):
+        plan_mapping(["Company", "Contact Email", "Contact Name"], signed)
+
+
+def test_dotted_columns_fill_the_open_object() -> None:
+    org = load_contract("org-console")
+    plan = plan_mapping(["Name", "VAT", "custom_data.region", "Custom_Data.Contact Person"], org)
+    assert plan.extras == {
+        "custom_data.region": "custom_data.region",
+        "custom_data.Contact Person": "Custom_Data.Contact Person",
+    }
+    assert plan.unmapped == ()

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from importer.contract import Contract
+from importer.contract import Contract, load_contract
 from importer.ledger import SqliteLedger
 from importer.pipeline import RunConfig, RunResult, run_import
 from importer.push import PushSettings
@@ -197,3 +197,53 @@ def test_deferred_rows_go_before_new_rows_in_the_next_run(
         arrival = [record["email"] for record in stored_records(sandbox.base_url)]
     assert arrival[sent_first:] == deferred + [f"new{index}@example.com" for index in range(5)]
     assert second.totals.by_reason["already_synced"] == sent_first
+
+
+def test_refused_rows_are_resent_only_when_changed_or_asked(tmp_path: Path) -> None:
+    sheet = tmp_path / "orders.csv"
+    with sheet.open("w", newline="", encoding="utf-8") as handle:
+        writer = csv.writer(handle)
+        writer.writerow(
+            [
+                "Full Name",
+                "Email",
+                "Phone",
+                "Street",
+                "City",
+                "State",
+                "Zip",
+                "Country",
+                "Offer IDs",
+            ]
+        )
+        writer.writerow(
+            [
+                "Ada",
+                "ada@example.com",
+                "1",
+                "1 Main St",
+                "SF",
+                "CA",
+                "94102",
+                "US",
+                "not-in-catalog",
+            ]
+        )
+    orders = load_contract("offergrid-orders")
+    with EmbeddedSandbox(orders, SandboxOptions(preload=False)) as sandbox:
+        config = RunConfig(
+            sheet_path=sheet,
+            vendor="offergrid-orders",
+            out_dir=tmp_path / "a",
+            base_url=sandbox.base_url,
+            state_dir=tmp_path / "state",
+        )
+        first = run_import(config, env=ENV)
+        second = run_import(replace(config, out_dir=tmp_path / "b"), env=ENV)
+        third = run_import(replace(config, out_dir=tmp_path / "c", resend_rejected=True), env=ENV)
+    assert [rows(result)[0]["reason"] for result in (first, second, third)] == [
+        "vendor_rejected"
+    ] * 3
+    assert [rows(result)[0]["attempts"] for result in (first, second, third)] == ["1", "0", "1"]
+    assert "not re-sent: --resend-rejected sends it again" in rows(second)[0]["message"]
+    assert "404 Not Found" in rows(third)[0]["message"]

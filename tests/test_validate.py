@@ -107,7 +107,7 @@ def test_lengths_types_formats_and_patterns_come_from_the_contract() -> None:
     assert list(result.failures) == [3]
     message = result.failures[3]
     for expected in (
-        "name must be 3 to 5 characters long (got 'ab')",
+        "name must be 3 to 5 characters long (got 2 characters: 'ab')",
         "count must be a whole number",
         "price must be a number",
         "active must be true or false",
