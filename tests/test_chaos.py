@@ -20,6 +20,7 @@ from contextlib import contextmanager
 from pathlib import Path
 
 import httpx
+import pytest
 
 SYNCED_REASONS = {
     "created",
@@ -175,7 +176,10 @@ def test_a_429_storm_backs_off_and_completes(tmp_path: Path) -> None:
     assert summary["totals"]["created"] == len(expected)
 
 
-def test_sigterm_finishes_in_flight_requests_and_writes_the_report(tmp_path: Path) -> None:
+@pytest.mark.parametrize("signum", [signal.SIGTERM, signal.SIGINT])
+def test_a_signal_finishes_in_flight_requests_and_writes_the_report(
+    tmp_path: Path, signum: signal.Signals
+) -> None:
     sheet = tmp_path / "people.csv"
     expected = write_people(sheet, 400)
     with sandbox("--latency-ms", "40") as url:
@@ -183,10 +187,10 @@ def test_sigterm_finishes_in_flight_requests_and_writes_the_report(tmp_path: Pat
             sheet, url, tmp_path / "state", tmp_path / "stopped", "--concurrency", "4"
         )
         time.sleep(2.5)
-        process.send_signal(signal.SIGTERM)
+        process.send_signal(signum)
         _, stderr = process.communicate(timeout=60)
         assert process.returncode == 2, stderr
-        assert "run aborted: the run was interrupted (SIGTERM)" in stderr
+        assert f"run aborted: the run was interrupted ({signum.name})" in stderr
         summary = json.loads((tmp_path / "stopped" / "summary.json").read_text())
         assert summary["totals"]["skipped"] > 0
         assert summary["totals"]["rows"] == 400 + 8 + 6
