@@ -286,7 +286,16 @@ def _fit(cells: list[str], width: int) -> tuple[list[str], str]:
     if len(cells) < width:
         return cells + [""] * (width - len(cells)), ""
     extra = cells[width:]
-    problem = "" if _is_blank(extra) else f"row has {len(cells)} cells but the header has {width}"
+    if _is_blank(extra):
+        return cells[:width], ""
+    while extra and not extra[-1].strip():
+        extra = extra[:-1]
+    shown = ", ".join(repr(cell if len(cell) <= 40 else cell[:39] + "…") for cell in extra[:5])
+    more = f" and {len(extra) - 5} more" if len(extra) > 5 else ""
+    problem = (
+        f"row has {len(cells)} cells but the header has {width}; the cells beyond the header "
+        f"({shown}{more}) suggest a shifted row: fix it in the sheet"
+    )
     return cells[:width], problem
 
 

@@ -29,12 +29,23 @@ def rows(sheet: Sheet, chunk_rows: int = 10_000) -> dict[int, dict[str, str]]:
 
 
 def malformed(sheet: Sheet, chunk_rows: int = 10_000) -> dict[int, str]:
-    """Return the malformed-row messages of a sheet by row number."""
+    """Return the malformed-row messages of a sheet by row number (their first clause)."""
     return {
-        number: text
+        number: text.split(";")[0]
         for chunk in sheet.chunks(chunk_rows)
         for number, text in chunk.malformed.items()
     }
+
+
+def test_malformed_row_message_shows_the_cells_beyond_the_header(tmp_path: Path) -> None:
+    path = tmp_path / "shifted.csv"
+    path.write_text("name,email\nAda,ada@x.io\nBo,Smith,bo@x.io,,\n")
+    (chunk,) = open_sheet(path).chunks()
+    assert chunk.malformed == {
+        3: "row has 5 cells but the header has 2; the cells beyond the header ('bo@x.io') "
+        "suggest a shifted row: fix it in the sheet"
+    }
+    assert chunk.frame.loc[3].tolist() == ["Bo", "Smith"]
 
 
 def write(tmp_path: Path, name: str, data: str | bytes) -> Path:
@@ -358,7 +369,10 @@ def test_malformed_rows_follow_their_chunk() -> None:
     assert [list(chunk.frame.index) for chunk in chunks] == [[2, 3], [5]]
     assert [dict(chunk.malformed) for chunk in chunks] == [
         {},
-        {5: "row has 6 cells but the header has 3"},
+        {
+            5: "row has 6 cells but the header has 3; the cells beyond the header ('4', '5', "
+            "'6') suggest a shifted row: fix it in the sheet"
+        },
     ]
 
 
