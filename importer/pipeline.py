@@ -122,22 +122,10 @@ def run_import(
     """
     observer = observer or NullObserver()
     started = time.monotonic()
-    contract = load_contract(config.vendor)
-    sheet = open_sheet(config.sheet_path, sheet=config.sheet_name)
-    explicit = load_mapping_file(config.mapping_file) if config.mapping_file else None
-    try:
-        plan = plan_mapping(
-            sheet.columns,
-            contract,
-            explicit=explicit,
-            constants=config.constants,
-            extras_to_open_object=config.extras_to_open_object,
-        )
-    except MappingError as error:
-        raise MappingError(f"{error} ({_describe_sheet(sheet)})") from None
-    run_id = _run_id()
+    contract, sheet, plan = _plan(config)
     schema = build_schema(contract)
     _check_constants(plan, contract, schema)
+    run_id = _run_id()
     with ExitStack() as resources:
         report = ReportWriter(config.out_dir, sheet.columns)
         resources.callback(report.abort)
@@ -154,20 +142,11 @@ def run_import(
             observer=observer,
         )
         if target is not None:
-            state_dir = config.state_dir or default_state_dir()
-            ledger = SqliteLedger(state_dir, vendor=contract.id, account=target.account)
-            resources.callback(ledger.close)
-            stages.bookkeeper = Bookkeeper(
-                ledger, contract=contract, run_id=run_id, resend_rejected=config.resend_rejected
-            )
-            stages.throttle = Throttle(
-                limits=_rate_limits(config, contract, target.base_url),
-                max_concurrency=config.push.concurrency,
-            )
+            _wrap_push(stages, config, target, run_id, resources)
         stream_started = time.monotonic()
         observer.started(sheet.estimated_rows())
         aborted = asyncio.run(_stream(config, sheet, stages, target))
-        if not stages.report.totals.rows:
+        if not report.totals.rows:
             observer.note(f"{config.sheet_path.name} has a header row but no data rows")
         meta = _meta(
             config,
@@ -185,8 +164,42 @@ def run_import(
             "total": round(finished - started, 3),
             "stream": round(finished - stream_started, 3),
         }
-        files = stages.report.finish(meta)
-    return RunResult(run_id, stages.report.totals, files, aborted)
+        files = report.finish(meta)
+    return RunResult(run_id, report.totals, files, aborted)
+
+
+def _plan(config: RunConfig) -> tuple[Contract, Sheet, MappingPlan]:
+    """Load the contract, open the sheet and decide which column fills which field."""
+    contract = load_contract(config.vendor)
+    sheet = open_sheet(config.sheet_path, sheet=config.sheet_name)
+    explicit = load_mapping_file(config.mapping_file) if config.mapping_file else None
+    try:
+        plan = plan_mapping(
+            sheet.columns,
+            contract,
+            explicit=explicit,
+            constants=config.constants,
+            extras_to_open_object=config.extras_to_open_object,
+        )
+    except MappingError as error:
+        raise MappingError(f"{error} ({_describe_sheet(sheet)})") from None
+    return contract, sheet, plan
+
+
+def _wrap_push(
+    stages: _Stages, config: RunConfig, target: Target, run_id: str, resources: ExitStack
+) -> None:
+    """Give push its wrappers: the ledger's bookkeeping and the throttle."""
+    state_dir = config.state_dir or default_state_dir()
+    ledger = SqliteLedger(state_dir, vendor=stages.contract.id, account=target.account)
+    resources.callback(ledger.close)
+    stages.bookkeeper = Bookkeeper(
+        ledger, contract=stages.contract, run_id=run_id, resend_rejected=config.resend_rejected
+    )
+    stages.throttle = Throttle(
+        limits=client_rate_limits(config, stages.contract, target.base_url),
+        max_concurrency=config.push.concurrency,
+    )
 
 
 def _describe_sheet(sheet: Sheet) -> str:
@@ -215,13 +228,12 @@ def default_state_dir() -> Path:
     return Path(platformdirs.user_state_dir("importer"))
 
 
-def _rate_limits(config: RunConfig, contract: Contract, base_url: str) -> list[RateLimit]:
+def client_rate_limits(config: RunConfig, contract: Contract, base_url: str) -> list[RateLimit]:
     """Return the client-side limits: --rate-limit, else the vendor's own on its production URL."""
     if config.rate_limit is not None:
         return [config.rate_limit]
-    if contract.production_url and safe_url(base_url).rstrip("/") == contract.production_url.rstrip(
-        "/"
-    ):
+    production = (contract.production_url or "").rstrip("/")
+    if production and safe_url(base_url).rstrip("/") == production:
         return list(contract.rate_limits)
     return []
 

@@ -4,14 +4,16 @@ from __future__ import annotations
 
 import csv
 import json
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
 from openpyxl import Workbook
 
+from importer.contract import RateLimit, load_contract
 from importer.errors import MappingError, MissingCredential
 from importer.model import Status
-from importer.pipeline import RunConfig, run_import
+from importer.pipeline import RunConfig, client_rate_limits, run_import
 from importer.push import PushSettings
 from importer.sandbox import EmbeddedSandbox
 from tests.conftest import SAMPLE_DATA, stored_records
@@ -208,3 +210,15 @@ def test_extra_columns_go_into_the_open_object_on_request(
             "customFields": {"Lead Owner": "ops@x.io", "utm.source": "fair"},
         }
     ]
+
+
+def test_client_rate_limit_is_the_vendors_on_production_only(tmp_path: Path) -> None:
+    contract = load_contract("offergrid-leads")
+    config = RunConfig(sheet_path=tmp_path / "x.csv", vendor=contract.id, out_dir=tmp_path)
+    assert client_rate_limits(config, contract, "https://api.offergrid.io/") == [
+        RateLimit(100, 60.0),
+        RateLimit(10000, 3600.0),
+    ]
+    assert client_rate_limits(config, contract, "http://127.0.0.1:8080") == []
+    chosen = replace(config, rate_limit=RateLimit(5, 1.0))
+    assert client_rate_limits(chosen, contract, "http://127.0.0.1:8080") == [RateLimit(5, 1.0)]
