@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import csv
 import json
+import time
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -139,7 +140,7 @@ class ReportWriter:
         self._totals.add(outcomes[row] for row in rows)
 
     def finish(self, meta: Mapping[str, Any]) -> ReportFiles:
-        """Close rows.csv, then write summary.json and report.xlsx.
+        """Close rows.csv, then write report.xlsx and summary.json (which times the former).
 
         Args:
             meta: Facts about the run (run id, vendor, source file, durations...) for the summary.
@@ -158,8 +159,13 @@ class ReportWriter:
             rows_csv=self._out_dir / "rows.csv",
             report_xlsx=self._out_dir / "report.xlsx",
         )
-        _write_summary_json(files.summary_json, meta, self._totals)
+        started = time.monotonic()
         _write_xlsx(files.report_xlsx, files.rows_csv, meta, self._totals)
+        durations = dict(meta.get("durations_seconds", {}))
+        durations["report_xlsx"] = round(time.monotonic() - started, 3)
+        _write_summary_json(
+            files.summary_json, {**meta, "durations_seconds": durations}, self._totals
+        )
         return files
 
     def abort(self) -> None:
