@@ -30,6 +30,15 @@ def test_vendors_lists_endpoint_and_credential_variables() -> None:
     assert "offergrid-leads\tPOST /reseller/customers\tOFFERGRID_API_KEY" in result.stdout
 
 
+def test_fields_lists_what_a_sheet_can_fill() -> None:
+    result = importer("fields", "signed-customers")
+    assert result.returncode == 0
+    lines = result.stdout.splitlines()
+    assert "* customer\tstring; 1 to 255 characters; CRM headers for company" in lines[0]
+    assert any(line.startswith("  contacts[].name\t") for line in lines)
+    assert importer("fields", "nope").returncode == 2
+
+
 def test_run_into_embedded_sandbox(tmp_path: Path) -> None:
     result = importer(
         "run",
