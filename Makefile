@@ -15,7 +15,7 @@ $(STAMP): $(BIN)/python pyproject.toml
 
 demo: $(STAMP)
 	. sample_data/sandbox.env && $(BIN)/importer run sample_data/leads.csv \
-		--vendor offergrid-leads --sandbox --out demo-out --state demo-out/state; \
+		--vendor offergrid-leads --sandbox --out demo-out; \
 	status=$$?; [ $$status -le 1 ] || exit $$status; \
 	echo "demo finished (exit $$status: some sample rows are meant to fail); open demo-out/report.xlsx"
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import signal
+import tempfile
 import time
 import uuid
 from collections.abc import Iterator, Mapping
@@ -191,6 +192,9 @@ def _wrap_push(
 ) -> None:
     """Give push its wrappers: the ledger's bookkeeping and the throttle."""
     state_dir = config.state_dir or default_state_dir()
+    if config.use_sandbox and config.state_dir is None:
+        # The embedded sandbox forgets its records when the run ends; so does its ledger.
+        state_dir = Path(resources.enter_context(tempfile.TemporaryDirectory(prefix="importer-")))
     ledger = SqliteLedger(state_dir, vendor=stages.contract.id, account=target.account)
     resources.callback(ledger.close)
     stages.bookkeeper = Bookkeeper(
@@ -221,6 +225,14 @@ def _check_constants(plan: MappingPlan, contract: Contract, schema: pa.DataFrame
     failures = validate_chunk(mapped, schema.select_columns(list(plan.constants))).failures
     if failures:
         raise ConfigError(f"--set value refused: {failures[0]}")
+
+
+def _state_dir_shown(config: RunConfig, target: Target | None) -> str | None:
+    if target is None:
+        return None
+    if config.use_sandbox and config.state_dir is None:
+        return "(temporary, like the embedded sandbox)"
+    return str(config.state_dir or default_state_dir())
 
 
 def default_state_dir() -> Path:
@@ -370,7 +382,7 @@ def _meta(
         "vendor": contract.id,
         "endpoint": f"{contract.method} {contract.path}",
         "base_url": safe_url(base_url) if base_url else None,
-        "state_dir": str(config.state_dir or default_state_dir()) if target else None,
+        "state_dir": _state_dir_shown(config, target),
         "sandbox": config.use_sandbox,
         "dry_run": config.dry_run,
         "source_file": str(config.sheet_path.resolve()),
