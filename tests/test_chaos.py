@@ -130,7 +130,7 @@ def finish(sheet: Path, base_url: str, state: Path, out: Path) -> subprocess.Com
 def test_kill_9_at_random_moments_then_resume(tmp_path: Path) -> None:
     dice = random.Random(20261123)
     sheet = tmp_path / "people.csv"
-    expected = write_people(sheet, 600)
+    expected = write_people(sheet, 2000)  # the sandbox's latency caps a run near 200 rows/s
     kills = 0
     with sandbox("--latency-ms", "20") as url:
         for trial in range(6):
@@ -144,8 +144,8 @@ def test_kill_9_at_random_moments_then_resume(tmp_path: Path) -> None:
             process.communicate(timeout=60)
         finish(sheet, url, tmp_path / "state", tmp_path / "final")
         totals = check_reconciles(tmp_path / "final", url, expected)
-    assert kills >= 3
-    assert totals["duplicate"] == 12
+    assert kills >= 4
+    assert totals["duplicate"] == 40
 
 
 def test_server_errors_and_dropped_connections(tmp_path: Path) -> None:
