@@ -167,8 +167,8 @@ def test_server_errors_and_dropped_connections(tmp_path: Path) -> None:
 
 def test_a_429_storm_backs_off_and_completes(tmp_path: Path) -> None:
     sheet = tmp_path / "people.csv"
-    expected = write_people(sheet, 150)
-    with sandbox("--rate-limit", "40/s") as url:
+    expected = write_people(sheet, 120)
+    with sandbox("--rate-limit", "20/s") as url:
         finish(sheet, url, tmp_path / "state", tmp_path / "out")
         check_reconciles(tmp_path / "out", url, expected)
     summary = json.loads((tmp_path / "out" / "summary.json").read_text())
