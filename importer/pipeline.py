@@ -268,6 +268,9 @@ def _connect(
     base_url = config.base_url or contract.production_url
     if not base_url:
         raise ConfigError(f"{contract.id} has no production URL: give --base-url or --sandbox")
+    parts = urlsplit(base_url)
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        raise ConfigError(f"--base-url {base_url!r} is not an http(s) URL like https://host")
     return Target(base_url, credentials_from_env(contract, env))
 
 

@@ -157,6 +157,16 @@ def test_errors_that_stop_a_run_are_one_line_with_exit_2(tmp_path: Path) -> None
             "--set",
             "kind",
         ),
+        "is not an http(s) URL": importer(
+            "run",
+            str(SAMPLE_DATA / "leads.csv"),
+            "--vendor",
+            "offergrid-leads",
+            "--out",
+            str(tmp_path),
+            "--base-url",
+            "api.example.com",
+        ),
         "no field 'knd'": importer(
             "run",
             str(SAMPLE_DATA / "leads.csv"),
