@@ -36,14 +36,22 @@ class Bookkeeper:
     """The ledger's view of one run: triage before sending, intent and outcome while sending."""
 
     def __init__(
-        self, ledger: Ledger, *, contract: Contract, run_id: str, resend_rejected: bool = False
+        self,
+        ledger: Ledger,
+        *,
+        contract: Contract,
+        run_id: str,
+        resend_rejected: bool = False,
+        resend_unknown: bool = False,
     ) -> None:
         """Keep the books of run ``run_id`` for ``contract`` in ``ledger``.
 
         With ``resend_rejected``, rows the vendor refused before are sent again even unchanged
-        (an offer that has become available, a fixed account).
+        (an offer that has become available, a fixed account). With ``resend_unknown``, rows
+        whose outcome was unknown are sent again: a person has checked the vendor lacks them.
         """
         self._resend_rejected = resend_rejected
+        self._resend_unknown = resend_unknown
         self._ledger = ledger
         self._contract = contract
         self._run_id = run_id
@@ -169,14 +177,17 @@ class Bookkeeper:
                     http_status=entry.http_status,
                 )
             return None
-        if entry.state is LedgerState.SENDING and self._contract.resend_is_safe:
+        if self._resend_unknown or (
+            entry.state is LedgerState.SENDING and self._contract.resend_is_safe
+        ):
             return None
         return RowOutcome(
             source_row,
             Status.FAILED,
             Reason.OUTCOME_UNKNOWN,
             f"{earlier} sent this row and got no answer; the vendor may have stored it and "
-            "cannot detect a re-send, so it is not sent again: check at the vendor",
+            "cannot detect a re-send, so it is not sent again: check at the vendor, then "
+            "--resend-unknown sends the rows it lacks",
         )
 
     def _entry(self, source_row: int, outcome: RowOutcome, state: LedgerState) -> Entry:

@@ -317,6 +317,12 @@ def sandbox(  # noqa: PLR0917 (click passes every option)
     help="Send again rows the vendor refused in an earlier run, even if they did not change.",
 )
 @click.option(
+    "--resend-unknown",
+    is_flag=True,
+    help="Send again rows whose outcome was unknown ('outcome_unknown'); use it only after "
+    "checking at the vendor that it lacks them.",
+)
+@click.option(
     "--extras-to-open-object",
     is_flag=True,
     help="Send columns that fill no field into the vendor's open object (e.g. customFields), "
@@ -337,6 +343,7 @@ def run(  # noqa: PLR0917 (click passes every option)
     rate_limit: RateLimit | None,
     time_budget: float | None,
     resend_rejected: bool,
+    resend_unknown: bool,
     extras_to_open_object: bool,
 ) -> None:
     """Import SHEET (CSV or XLSX) into VENDOR and write a report of every row to --out."""
@@ -355,6 +362,7 @@ def run(  # noqa: PLR0917 (click passes every option)
         dry_run=dry_run,
         extras_to_open_object=extras_to_open_object,
         resend_rejected=resend_rejected,
+        resend_unknown=resend_unknown,
         rate_limit=rate_limit,
         push=PushSettings(concurrency=concurrency, max_run_seconds=time_budget),
     )

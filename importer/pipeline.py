@@ -61,6 +61,8 @@ class RunConfig:
     extras_to_open_object: bool = False
     resend_rejected: bool = False
     """Send again rows the vendor refused in an earlier run, even unchanged."""
+    resend_unknown: bool = False
+    """Send again rows whose outcome was unknown (a person checked the vendor lacks them)."""
     rate_limit: RateLimit | None = None
     """A client-side limit that replaces the vendor's documented one."""
     chunk_rows: int = 5_000
@@ -198,7 +200,11 @@ def _wrap_push(
     ledger = SqliteLedger(state_dir, vendor=stages.contract.id, account=target.account)
     resources.callback(ledger.close)
     stages.bookkeeper = Bookkeeper(
-        ledger, contract=stages.contract, run_id=run_id, resend_rejected=config.resend_rejected
+        ledger,
+        contract=stages.contract,
+        run_id=run_id,
+        resend_rejected=config.resend_rejected,
+        resend_unknown=config.resend_unknown,
     )
     stages.throttle = Throttle(
         limits=client_rate_limits(config, stages.contract, target.base_url),

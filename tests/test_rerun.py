@@ -123,8 +123,19 @@ def test_vendor_without_duplicate_detection_never_resends_an_unknown_outcome(
         assert stored_count == len(people)  # dropped answers were stored nonetheless
         second = run(sheet, sandbox.base_url, tmp_path / "state", tmp_path / "two")
         assert len(stored_records(sandbox.base_url)) == stored_count
+        third = run(
+            sheet,
+            sandbox.base_url,
+            tmp_path / "state",
+            tmp_path / "three",
+            resend_unknown=True,
+            push=replace(PATIENT, max_attempts=1),
+        )
+        assert len(stored_records(sandbox.base_url)) == stored_count  # this sandbox says 409
     again = {row["source_row"] for row in rows(second) if row["reason"] == "outcome_unknown"}
     assert again == unknown
+    resent = [row for row in rows(third) if row["source_row"] in unknown]
+    assert {(row["status"], row["attempts"]) for row in resent} == {("conflicted", "1")}
     assert all(
         "check at the vendor" in row["message"]
         for row in rows(second)
