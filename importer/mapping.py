@@ -158,6 +158,9 @@ CONCEPT_ALIASES: Mapping[str, tuple[str, ...]] = {
     "notes": ("notes", "note", "comments", "comment", "description"),
 }
 
+# Concepts where a second column of the kind (Mobile beside Phone) fills an empty first.
+FALLBACK_CONCEPTS = frozenset({"phone", "email"})
+
 # Concepts whose line breaks are content (kept), unlike a name's or an email's.
 MULTILINE_CONCEPTS = frozenset({"notes"})
 
@@ -176,6 +179,8 @@ class MappingPlan:
 
     columns: Mapping[str, tuple[str, ...]]
     """Field path -> the source columns that fill it (several are joined with a space)."""
+    fallbacks: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
+    """Field path -> columns whose value fills it where its own column is empty (Mobile)."""
     constants: Mapping[str, str] = field(default_factory=dict)
     extras: Mapping[str, str] = field(default_factory=dict)
     """Key in the vendor's open object -> the unmapped column sent there (on request only)."""
@@ -186,6 +191,8 @@ class MappingPlan:
     def describe(self) -> dict[str, str]:
         """Return field -> where its value comes from, for the summary."""
         described = {path: " + ".join(cols) for path, cols in self.columns.items()}
+        for path, cols in self.fallbacks.items():
+            described[path] += "".join(f", else {column}" for column in cols)
         for path, value in {**self.constants, **self.extra_constants}.items():
             described[path] = f"--set {value!r}"
         described.update(self.extras)
@@ -230,7 +237,8 @@ def plan_mapping(
                 chosen[spec.path] = found
     chosen = {path: cols for path, cols in chosen.items() if cols and path not in constants}
     _require(contract, chosen, constants)
-    used = {column for cols in chosen.values() for column in cols}
+    fallbacks = _fallbacks(columns, contract, chosen, explicit or {})
+    used = {column for cols in [*chosen.values(), *fallbacks.values()] for column in cols}
     extras = _open_object_columns([column for column in columns if column not in used], contract)
     unmapped = tuple(
         column for column in columns if column not in used and column not in extras.values()
@@ -242,6 +250,7 @@ def plan_mapping(
         unmapped = ()
     return MappingPlan(
         columns=chosen,
+        fallbacks=fallbacks,
         constants=constants,
         extras=extras,
         extra_constants=extra_constants,
@@ -282,6 +291,9 @@ def apply_mapping(frame: pd.DataFrame, plan: MappingPlan, contract: Contract) ->
     for path, cols in plan.columns.items():
         values = frame[list(cols)].agg(" ".join, axis=1) if len(cols) > 1 else frame[cols[0]]
         mapped[path] = normalize_values(values, contract.field(path))
+        for column in plan.fallbacks.get(path, ()):
+            backup = normalize_values(frame[column], contract.field(path))
+            mapped[path] = mapped[path].where(mapped[path].notna(), backup)
     for path, column in plan.extras.items():
         mapped[path] = _clean(_text(frame[column]))
     for path, value in plan.constants.items():
@@ -348,6 +360,35 @@ def _explicit_columns(
                 )
         chosen[path] = tuple(cols or ())
     return chosen
+
+
+def _fallbacks(
+    columns: Sequence[str],
+    contract: Contract,
+    chosen: Mapping[str, tuple[str, ...]],
+    explicit: Mapping[str, Sequence[str] | None],
+) -> dict[str, tuple[str, ...]]:
+    """Find, for a phone or email field, the other columns of its kind left unclaimed.
+
+    A Salesforce lead has "Phone" and "Mobile": where Phone is empty, Mobile fills the field.
+    """
+    claimed = {column for cols in chosen.values() for column in cols}
+    found: dict[str, tuple[str, ...]] = {}
+    for path, cols in chosen.items():
+        spec = contract.field(path)
+        if spec.concept not in FALLBACK_CONCEPTS or spec.array or path in explicit:
+            continue
+        aliases = [normalize_header(alias) for alias in CONCEPT_ALIASES[spec.concept]]
+        spare = [
+            column
+            for column in columns
+            if column not in claimed and normalize_header(column) in aliases
+        ]
+        spare.sort(key=lambda column: aliases.index(normalize_header(column)))
+        if spare and len(cols) == 1:
+            found[path] = tuple(spare)
+            claimed.update(spare)
+    return found
 
 
 def _open_object_columns(columns: Sequence[str], contract: Contract) -> dict[str, str]:

@@ -237,3 +237,23 @@ def test_dotted_columns_fill_the_open_object() -> None:
         "custom_data.Contact Person": "Custom_Data.Contact Person",
     }
     assert plan.unmapped == ()
+
+
+def test_mobile_fills_the_phone_where_phone_is_empty(leads_contract: Contract) -> None:
+    plan = plan_mapping(["Name", "Phone", "Mobile", "Work Email", "Email"], leads_contract)
+    assert plan.columns["phone"] == ("Phone",)
+    assert plan.fallbacks == {"phone": ("Mobile",), "email": ("Work Email",)}
+    assert plan.unmapped == ()
+    mapped = apply_mapping(
+        frame(
+            ["Name", "Phone", "Mobile", "Work Email", "Email"],
+            ["A", "111", "222", "a@work.io", "a@home.io"],
+            ["B", "", "4155550123.0", "b@work.io", ""],
+            ["C", "", "", "", ""],
+        ),
+        plan,
+        leads_contract,
+    )
+    assert mapped["phone"].tolist() == ["111", "4155550123", None]
+    assert mapped["email"].tolist() == ["a@home.io", "b@work.io", None]
+    assert plan.describe()["phone"] == "Phone, else Mobile"
