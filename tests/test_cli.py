@@ -24,6 +24,17 @@ def importer(*args: str, env: dict[str, str] | None = None) -> subprocess.Comple
     )
 
 
+def run_leads(
+    out: Path,
+    *options: str,
+    sheet: Path = SAMPLE_DATA / "leads.csv",
+    vendor: str = "offergrid-leads",
+    env: dict[str, str] | None = None,
+) -> subprocess.CompletedProcess[str]:
+    """Run `importer run SHEET --vendor VENDOR --out OUT OPTIONS...`."""
+    return importer("run", str(sheet), "--vendor", vendor, "--out", str(out), *options, env=env)
+
+
 def test_vendors_lists_endpoint_and_credential_variables() -> None:
     result = importer("vendors")
     assert result.returncode == 0
@@ -40,13 +51,8 @@ def test_fields_lists_what_a_sheet_can_fill() -> None:
 
 
 def test_run_into_embedded_sandbox(tmp_path: Path) -> None:
-    result = importer(
-        "run",
-        str(SAMPLE_DATA / "leads.csv"),
-        "--vendor",
-        "offergrid-leads",
-        "--out",
-        str(tmp_path),
+    result = run_leads(
+        tmp_path,
         "--sandbox",
         "--concurrency",
         "4",
@@ -79,29 +85,20 @@ def test_run_into_embedded_sandbox(tmp_path: Path) -> None:
 
 
 def test_dry_run_exit_code_and_no_network(tmp_path: Path) -> None:
-    result = importer(
-        "run",
-        str(SAMPLE_DATA / "leads.xlsx"),
-        "--vendor",
-        "offergrid-leads",
-        "--out",
-        str(tmp_path),
+    result = run_leads(
+        tmp_path,
         "--dry-run",
         "--base-url",
         "http://127.0.0.1:9",
+        sheet=SAMPLE_DATA / "leads.xlsx",
     )
     assert result.returncode == 1
     assert "skipped 78" in result.stdout
 
 
 def test_bad_credentials_exit_2_without_leaking_them(tmp_path: Path) -> None:
-    result = importer(
-        "run",
-        str(SAMPLE_DATA / "leads.csv"),
-        "--vendor",
-        "offergrid-leads",
-        "--out",
-        str(tmp_path),
+    result = run_leads(
+        tmp_path,
         "--sandbox",
         env={"OFFERGRID_API_KEY": "s3cret-wrong"},
     )
@@ -116,64 +113,36 @@ def test_bad_credentials_exit_2_without_leaking_them(tmp_path: Path) -> None:
 
 
 def test_errors_that_stop_a_run_are_one_line_with_exit_2(tmp_path: Path) -> None:
-    missing_key = importer(
-        "run",
-        str(SAMPLE_DATA / "leads.csv"),
-        "--vendor",
-        "offergrid-leads",
-        "--out",
-        str(tmp_path),
+    missing_key = run_leads(
+        tmp_path,
         "--base-url",
         "http://127.0.0.1:9",
     )
     cases = {
         "OFFERGRID_API_KEY is not set": missing_key,
-        "unknown vendor 'nope'": importer(
-            "run",
-            str(SAMPLE_DATA / "leads.csv"),
-            "--vendor",
-            "nope",
-            "--out",
-            str(tmp_path),
+        "unknown vendor 'nope'": run_leads(
+            tmp_path,
             "--dry-run",
+            vendor="nope",
         ),
-        "no-such.csv": importer(
-            "run",
-            str(tmp_path / "no-such.csv"),
-            "--vendor",
-            "offergrid-leads",
-            "--out",
-            str(tmp_path),
+        "no-such.csv": run_leads(
+            tmp_path,
             "--dry-run",
+            sheet=tmp_path / "no-such.csv",
         ),
-        "--set needs FIELD=VALUE": importer(
-            "run",
-            str(SAMPLE_DATA / "leads.csv"),
-            "--vendor",
-            "offergrid-leads",
-            "--out",
-            str(tmp_path),
+        "--set needs FIELD=VALUE": run_leads(
+            tmp_path,
             "--dry-run",
             "--set",
             "kind",
         ),
-        "is not an http(s) URL": importer(
-            "run",
-            str(SAMPLE_DATA / "leads.csv"),
-            "--vendor",
-            "offergrid-leads",
-            "--out",
-            str(tmp_path),
+        "is not an http(s) URL": run_leads(
+            tmp_path,
             "--base-url",
             "api.example.com",
         ),
-        "no field 'knd'": importer(
-            "run",
-            str(SAMPLE_DATA / "leads.csv"),
-            "--vendor",
-            "offergrid-leads",
-            "--out",
-            str(tmp_path),
+        "no field 'knd'": run_leads(
+            tmp_path,
             "--dry-run",
             "--set",
             "knd=lead",
