@@ -7,9 +7,7 @@ from typing import Any
 
 import pandas as pd
 
-from importer.contract import ITEMS, Contract, FieldSpec, split_list, split_slots
-
-TRUE_WORDS = frozenset({"true", "yes", "1"})
+from importer.contract import ITEMS, TRUE_WORDS, Contract, FieldSpec, split_list, split_slots
 
 
 @dataclass(frozen=True, slots=True)

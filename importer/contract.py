@@ -21,6 +21,9 @@ SCHEMA_PACKAGE = "importer.schemas"
 ITEMS = "[]"
 """Marks an array of objects in a field path: ``items[].offerId`` is each item's offerId."""
 LIST_SEPARATORS = re.compile(r"\s*[;|]\s*")
+TRUE_WORDS = frozenset({"true", "yes", "1"})
+FALSE_WORDS = frozenset({"false", "no", "0"})
+"""How a cell says yes or no to a boolean field, compared lower-cased."""
 """How one cell of a flat sheet holds a list: values separated by ``;`` or ``|``."""
 
 

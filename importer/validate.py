@@ -15,13 +15,12 @@ import pandas as pd
 import pandera.pandas as pa
 from email_validator import EmailNotValidError, validate_email
 
-from importer.contract import Contract, FieldSpec, split_list, split_slots
+from importer.contract import FALSE_WORDS, TRUE_WORDS, Contract, FieldSpec, split_list, split_slots
 
 EMAIL_RULE = "is not a valid email address"
 URL_PATTERN = r"^[A-Za-z][A-Za-z0-9+.-]*://[^\s/?#]+\S*$"
 INTEGER_PATTERN = r"^[+-]?\d+$"
 NUMBER_PATTERN = r"^[+-]?(\d+(\.\d*)?|\.\d+)([eE][+-]?\d+)?$"
-BOOLEAN_VALUES = ("true", "false", "yes", "no", "1", "0", "TRUE", "FALSE", "True", "False")
 
 
 @dataclass(frozen=True, slots=True)
@@ -153,8 +152,8 @@ def _type_rule(spec: FieldSpec) -> Rule | None:
     if spec.type == "number":
         return (lambda values: values.str.match(NUMBER_PATTERN)), "must be a number"
     if spec.type == "boolean":
-        allowed = list(BOOLEAN_VALUES)
-        return (lambda values: values.isin(allowed)), "must be true or false"
+        allowed = list(TRUE_WORDS | FALSE_WORDS)
+        return (lambda values: values.str.lower().isin(allowed)), "must be true or false"
     return None
 
 
