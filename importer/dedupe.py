@@ -12,7 +12,7 @@ from dataclasses import dataclass
 
 import pandas as pd
 
-from importer.contract import split_list
+from importer.contracts.contract import split_list
 
 KEY_SEPARATOR = "\x1f"
 

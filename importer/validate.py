@@ -15,7 +15,14 @@ import pandas as pd
 import pandera.pandas as pa
 from email_validator import EmailNotValidError, validate_email
 
-from importer.contract import FALSE_WORDS, TRUE_WORDS, Contract, FieldSpec, split_list, split_slots
+from importer.contracts.contract import (
+    FALSE_WORDS,
+    TRUE_WORDS,
+    Contract,
+    FieldSpec,
+    split_list,
+    split_slots,
+)
 
 EMAIL_RULE = "is not a valid email address"
 URL_PATTERN = r"^[A-Za-z][A-Za-z0-9+.-]*://[^\s/?#]+\S*$"

@@ -8,7 +8,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from importer.contract import Contract, load_contract
+from importer.contracts.contract import Contract, load_contract
 from importer.sandbox import EmbeddedSandbox, SandboxOptions
 
 REPO = Path(__file__).resolve().parents[1]

@@ -7,9 +7,9 @@ import hmac
 
 import pytest
 
-from importer.auth import Credentials, auth_headers, credentials_from_env, sign
-from importer.contract import load_contract, parse_contract
+from importer.contracts.contract import load_contract, parse_contract
 from importer.errors import ConfigError, MissingCredential
+from importer.push.auth import Credentials, auth_headers, credentials_from_env, sign
 
 
 def test_signature_is_hmac_sha256_over_timestamp_method_path_and_body() -> None:

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pandas as pd
 
-from importer.body import build_records
-from importer.contract import load_contract
+from importer.contracts.contract import load_contract
+from importer.payload import build_records
 
 
 def frame(row: dict[str, str | None]) -> pd.DataFrame:

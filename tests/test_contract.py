@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from importer.contract import flatten_fields, load_all, load_contract, vendor_ids
+from importer.contracts.contract import flatten_fields, load_all, load_contract, vendor_ids
 from importer.errors import ConfigError, UnknownVendor
 
 

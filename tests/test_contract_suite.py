@@ -28,12 +28,12 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from importer.auth import Credentials, auth_headers
-from importer.body import build_records
-from importer.contract import Contract, FieldSpec, load_contract, split_list, vendor_ids
+from importer.contracts.contract import Contract, FieldSpec, load_contract, split_list, vendor_ids
 from importer.mapping import apply_mapping, plan_mapping
-from importer.outcomes import classify_response
-from importer.pipeline import RunConfig, run_import
+from importer.payload import build_records
+from importer.pipeline.run import RunConfig, run_import
+from importer.push.auth import Credentials, auth_headers
+from importer.push.classify import classify_response
 from importer.sandbox import EmbeddedSandbox, Emulator, SandboxOptions
 from importer.sandbox.vendors import ERROR_STYLES, SUCCESS_STYLES
 from importer.validate import build_schema, email_problem, is_email_field, validate_chunk

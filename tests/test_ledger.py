@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from importer.ledger import Entry, LedgerState, RunLocked, SqliteLedger, content_hash
+from importer.ledger.sqlite import Entry, LedgerState, RunLocked, SqliteLedger, content_hash
 
 
 def entry(key: str, state: LedgerState, digest: str = "h1") -> Entry:

@@ -7,9 +7,9 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from importer.contract import Contract, load_contract
+from importer.contracts.contract import Contract, load_contract
 from importer.errors import ConfigError, MappingError
-from importer.mapping import (
+from importer.mapping.plan import (
     apply_mapping,
     load_mapping_file,
     normalize_header,

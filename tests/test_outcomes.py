@@ -5,8 +5,8 @@ from __future__ import annotations
 import httpx
 import pytest
 
-from importer.contract import Contract
-from importer.outcomes import (
+from importer.contracts.contract import Contract
+from importer.push.classify import (
     Verdict,
     classify_response,
     classify_transport_error,

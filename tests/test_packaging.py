@@ -33,4 +33,5 @@ def test_wheel_ships_every_contract_and_the_sandbox(tmp_path: Path) -> None:
     assert len(contracts) == 5
     assert {f"importer/schemas/{name}" for name in contracts} <= names
     assert "importer/sandbox/emulator.py" in names
-    assert "importer/cli.py" in names
+    for package in ("cli", "contracts", "ledger", "pipeline", "push", "read", "report"):
+        assert f"importer/{package}/__init__.py" in names

@@ -9,9 +9,9 @@ from pathlib import Path
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from importer.contract import load_contract
-from importer.pipeline import RunConfig, run_import
-from importer.push import PushSettings
+from importer.contracts.contract import load_contract
+from importer.pipeline.run import RunConfig, run_import
+from importer.push.workers import PushSettings
 from importer.sandbox import EmbeddedSandbox, SandboxOptions
 
 STATUSES = {"created", "conflicted", "failed", "duplicate", "skipped"}

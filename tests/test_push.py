@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import asyncio
 
-from importer.auth import Credentials
-from importer.body import Record
-from importer.contract import Contract
-from importer.model import Reason, RowOutcome, Status
-from importer.push import Pusher, PushSettings
+from importer.contracts.contract import Contract
+from importer.lifecycle import Reason, RowOutcome, Status
+from importer.payload import Record
+from importer.push.auth import Credentials
+from importer.push.workers import Pusher, PushSettings
 from importer.sandbox import EmbeddedSandbox, SandboxOptions
 from tests.conftest import stored_records
 

@@ -14,7 +14,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from importer.errors import InputError
-from importer.model import SOURCE_ROW
+from importer.lifecycle import SOURCE_ROW
 from importer.read import Chunk, Sheet, open_sheet
 
 CORPORA = Path(__file__).parent / "corpora"

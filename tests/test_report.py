@@ -1,4 +1,4 @@
-"""Tests for importer.report: real files in a temporary folder, reloaded and checked."""
+"""Tests for importer.report.writer: real files in a temporary folder, reloaded and checked."""
 
 from __future__ import annotations
 
@@ -16,9 +16,9 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from importer import report
-from importer.model import SOURCE_ROW, Reason, RowOutcome, Status
-from importer.report import REPORT_COLUMNS, ReportFiles, ReportWriter, neutralize
+from importer.lifecycle import SOURCE_ROW, Reason, RowOutcome, Status
+from importer.report import writer as report
+from importer.report.writer import REPORT_COLUMNS, ReportFiles, ReportWriter, neutralize
 
 COLUMNS = ["name", "email", "note"]
 STATUS_SHEETS = ["created", "conflicted", "failed", "duplicate", "skipped"]

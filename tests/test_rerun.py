@@ -8,10 +8,10 @@ from pathlib import Path
 
 import pytest
 
-from importer.contract import Contract, load_contract
-from importer.ledger import SqliteLedger
-from importer.pipeline import RunConfig, RunResult, run_import
-from importer.push import PushSettings
+from importer.contracts.contract import Contract, load_contract
+from importer.ledger.sqlite import SqliteLedger
+from importer.pipeline.run import RunConfig, RunResult, run_import
+from importer.push.workers import PushSettings
 from importer.sandbox import EmbeddedSandbox, SandboxOptions
 from tests.conftest import SAMPLE_DATA, stored_records
 
@@ -112,7 +112,7 @@ def test_vendor_without_duplicate_detection_never_resends_an_unknown_outcome(
     tmp_path: Path, leads_contract: Contract, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     blind = replace(leads_contract, resend_is_safe=False)
-    monkeypatch.setattr("importer.pipeline.load_contract", lambda vendor: blind)
+    monkeypatch.setattr("importer.pipeline.run.load_contract", lambda vendor: blind)
     people = [(f"P{index}", f"p{index}@example.com", "1") for index in range(30)]
     sheet = write_sheet(tmp_path / "blind.csv", people)
     with EmbeddedSandbox(blind, SandboxOptions(drop_rate=0.3, seed=5, preload=False)) as sandbox:

@@ -7,7 +7,7 @@ from typing import Any
 import pandas as pd
 import pytest
 
-from importer.contract import Contract, parse_contract
+from importer.contracts.contract import Contract, parse_contract
 from importer.validate import build_schema, email_problem, validate_chunk
 
 

@@ -16,14 +16,14 @@ import httpx
 import pandas as pd
 import pytest
 
-from importer.auth import Credentials, auth_headers
-from importer.body import build_records
-from importer.contract import Contract, load_contract
+from importer.contracts.contract import Contract, load_contract
 from importer.dedupe import Deduper
 from importer.mapping import apply_mapping, plan_mapping
-from importer.outcomes import classify_response
-from importer.pipeline import RunConfig, run_import
-from importer.push import PushSettings
+from importer.payload import build_records
+from importer.pipeline.run import RunConfig, run_import
+from importer.push.auth import Credentials, auth_headers
+from importer.push.classify import classify_response
+from importer.push.workers import PushSettings
 from importer.sandbox import EmbeddedSandbox, Emulator, SandboxOptions
 from importer.validate import build_schema, validate_chunk
 from tests.conftest import stored_records

@@ -21,7 +21,7 @@ from typing import Any
 import jsonschema
 from aiohttp import web
 
-from importer.contract import ITEMS, Contract
+from importer.contracts.contract import ITEMS, Contract
 from importer.sandbox.faults import fault_middlewares
 from importer.sandbox.options import SandboxOptions
 from importer.sandbox.vendors import (

@@ -10,7 +10,7 @@ from collections.abc import Callable
 
 from aiohttp import web
 
-from importer.contract import Contract
+from importer.contracts.contract import Contract
 from importer.sandbox.emulator import Emulator
 from importer.sandbox.options import SandboxOptions
 

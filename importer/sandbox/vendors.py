@@ -180,7 +180,7 @@ def check_signature(
 ) -> SignatureCheck:
     """Verify a signed request the way the vendor does (replays are the caller's to refuse).
 
-    Written apart from ``importer.auth`` on purpose: the sandbox checks the importer's
+    Written apart from ``importer.push.auth`` on purpose: the sandbox checks the importer's
     signatures against its own reading of the scheme.
     """
     if headers.get("Authorization") != f"Bearer {secrets.get('token')}":

@@ -17,10 +17,10 @@ from collections.abc import Sequence
 
 from aiolimiter import AsyncLimiter
 
-from importer.body import Record
-from importer.contract import RateLimit
-from importer.model import RowOutcome
-from importer.outcomes import Answer
+from importer.contracts.contract import RateLimit
+from importer.lifecycle import RowOutcome
+from importer.payload import Record
+from importer.push.classify import Answer
 
 DEFAULT_PAUSE_SECONDS = 1.0
 DECREASE = 0.85

@@ -21,7 +21,7 @@ import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 
-from importer.contract import Contract
+from importer.contracts.contract import Contract
 from importer.errors import ConfigError, MissingCredential
 
 

@@ -29,7 +29,7 @@ import pandas as pd
 import python_calamine
 
 from importer.errors import InputError
-from importer.model import SOURCE_ROW
+from importer.lifecycle import SOURCE_ROW
 
 __all__ = ["CSV_SUFFIXES", "WORKBOOK_SUFFIXES", "Chunk", "Sheet", "open_sheet"]
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from typing import Protocol
 
-from importer.model import RowOutcome
+from importer.lifecycle import RowOutcome
 
 
 class Observer(Protocol):

@@ -26,7 +26,7 @@ from openpyxl.styles import Font, PatternFill
 from openpyxl.utils import get_column_letter
 
 from importer.errors import ConfigError
-from importer.model import SOURCE_ROW, Reason, RowOutcome, Status, Totals
+from importer.lifecycle import SOURCE_ROW, Reason, RowOutcome, Status, Totals
 
 REPORT_COLUMNS = (SOURCE_ROW, "status", "reason", "message", "http_status", "vendor_id", "attempts")
 """The columns rows.csv puts before the sheet's own columns."""

@@ -12,11 +12,11 @@ from collections import Counter
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
-from importer.body import Record
-from importer.contract import Contract
-from importer.ledger import Entry, Ledger, LedgerState, content_hash
-from importer.model import Reason, RowOutcome, Status
-from importer.outcomes import Answer, Verdict
+from importer.contracts.contract import Contract
+from importer.ledger.sqlite import Entry, Ledger, LedgerState, content_hash
+from importer.lifecycle import Reason, RowOutcome, Status
+from importer.payload import Record
+from importer.push.classify import Answer, Verdict
 
 SETTLED_STATES = {
     Status.CREATED: LedgerState.CREATED,

@@ -14,11 +14,11 @@ from typing import ClassVar, NoReturn
 
 import click
 
-from importer.contract import Contract, FieldSpec, RateLimit, load_all, load_contract
+from importer.contracts.contract import Contract, FieldSpec, RateLimit, load_all, load_contract
 from importer.errors import ConfigError, ImporterError
-from importer.model import RowOutcome, Status
-from importer.pipeline import RunConfig, RunResult, run_import
-from importer.push import PushSettings
+from importer.lifecycle import RowOutcome, Status
+from importer.pipeline.run import RunConfig, RunResult, run_import
+from importer.push.workers import PushSettings
 from importer.sandbox import SandboxOptions, serve
 
 EXIT_OK, EXIT_ROWS_FAILED, EXIT_ABORTED = 0, 1, 2

@@ -7,7 +7,14 @@ from typing import Any
 
 import pandas as pd
 
-from importer.contract import ITEMS, TRUE_WORDS, Contract, FieldSpec, split_list, split_slots
+from importer.contracts.contract import (
+    ITEMS,
+    TRUE_WORDS,
+    Contract,
+    FieldSpec,
+    split_list,
+    split_slots,
+)
 
 
 @dataclass(frozen=True, slots=True)

@@ -25,21 +25,21 @@ import pandas as pd
 import pandera.pandas as pa
 import platformdirs
 
-from importer.auth import Credentials, credentials_from_env
-from importer.body import build_records
-from importer.bookkeeping import Bookkeeper
-from importer.contract import Contract, RateLimit, load_contract
+from importer.contracts.contract import Contract, RateLimit, load_contract
 from importer.dedupe import Deduper
 from importer.errors import ConfigError, MappingError
-from importer.ledger import SqliteLedger
+from importer.ledger.books import Bookkeeper
+from importer.ledger.sqlite import SqliteLedger
+from importer.lifecycle import Reason, RowOutcome, Status, Totals
 from importer.mapping import MappingPlan, apply_mapping, load_mapping_file, plan_mapping
-from importer.model import Reason, RowOutcome, Status, Totals
-from importer.progress import NullObserver, Observer
-from importer.push import Pusher, PushSettings
+from importer.payload import build_records
+from importer.pipeline.progress import NullObserver, Observer
+from importer.push.auth import Credentials, credentials_from_env
+from importer.push.throttle import Throttle
+from importer.push.workers import Pusher, PushSettings
 from importer.read import Chunk, Sheet, open_sheet
-from importer.report import ReportFiles, ReportWriter
+from importer.report.writer import ReportFiles, ReportWriter
 from importer.sandbox import EmbeddedSandbox
-from importer.throttle import Throttle
 from importer.validate import build_schema, validate_chunk
 
 

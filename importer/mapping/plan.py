@@ -15,7 +15,7 @@ from pathlib import Path
 import pandas as pd
 import yaml
 
-from importer.contract import Contract, FieldSpec, split_list
+from importer.contracts.contract import Contract, FieldSpec, split_list
 from importer.errors import ConfigError, MappingError
 
 # Header names that HubSpot, Salesforce, Google Contacts, Mailchimp, Zoho and Pipedrive exports

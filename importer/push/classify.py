@@ -24,7 +24,7 @@ from typing import Any
 
 import httpx
 
-from importer.contract import Contract
+from importer.contracts.contract import Contract
 
 
 class Verdict(StrEnum):

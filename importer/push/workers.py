@@ -24,11 +24,11 @@ import httpx
 from tenacity import AsyncRetrying, RetryCallState, retry_if_result
 from tenacity.wait import wait_exponential_jitter
 
-from importer.auth import Credentials, auth_headers
-from importer.body import Record
-from importer.contract import Contract
-from importer.model import Reason, RowOutcome, Status
-from importer.outcomes import Answer, Verdict, classify_response, classify_transport_error
+from importer.contracts.contract import Contract
+from importer.lifecycle import Reason, RowOutcome, Status
+from importer.payload import Record
+from importer.push.auth import Credentials, auth_headers
+from importer.push.classify import Answer, Verdict, classify_response, classify_transport_error
 
 USER_AGENT = "importer/0.1"
 

@@ -1,0 +1,1 @@
+"""Vendor contracts: the declarative files in schemas/, loaded into typed objects."""

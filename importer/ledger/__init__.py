@@ -1,0 +1,1 @@
+"""The ledger: the durable record of every row's fate, shared by every run of an account."""

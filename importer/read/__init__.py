@@ -1,0 +1,5 @@
+"""The read stage: CSV and XLSX files into chunks of rows stamped with their row numbers."""
+
+from importer.read.sheet import Chunk, Sheet, open_sheet
+
+__all__ = ["Chunk", "Sheet", "open_sheet"]
