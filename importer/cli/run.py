@@ -1,0 +1,167 @@
+"""The `run` command: import a sheet into a vendor and report every row."""
+
+from __future__ import annotations
+
+import os
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+
+import click
+
+from importer.cli.console import ConsoleObserver, fail
+from importer.cli.params import RateType
+from importer.contracts.contract import RateLimit
+from importer.errors import ImporterError
+from importer.pipeline.run import RunConfig, RunResult, run_import
+from importer.push.workers import PushSettings
+
+
+@click.command()
+@click.argument("sheet", type=click.Path(path_type=Path))
+@click.option("--vendor", required=True, help="Vendor id (see `importer vendors`).")
+@click.option(
+    "--out",
+    "out_dir",
+    required=True,
+    type=click.Path(path_type=Path),
+    help="Folder for summary.json, rows.csv and report.xlsx.",
+)
+@click.option("--base-url", help="Vendor API base URL (default: the vendor's production URL).")
+@click.option(
+    "--sandbox",
+    "use_sandbox",
+    is_flag=True,
+    help="Start an embedded sandbox of the vendor and import into it.",
+)
+@click.option(
+    "--state",
+    "state_dir",
+    type=click.Path(path_type=Path),
+    help="Folder for the run's state (the ledger of a later release).",
+)
+@click.option(
+    "--set",
+    "constants",
+    multiple=True,
+    metavar="FIELD=VALUE",
+    help="Give FIELD the same VALUE on every row (repeatable).",
+)
+@click.option(
+    "--mapping",
+    "mapping_file",
+    type=click.Path(path_type=Path),
+    help="YAML/JSON file mapping vendor fields to sheet columns.",
+)
+@click.option("--sheet", "sheet_name", help="Worksheet to read (default: the first).")
+@click.option(
+    "--concurrency",
+    type=click.IntRange(1, 256),
+    default=PushSettings().concurrency,
+    show_default=True,
+    help="Requests in flight at once.",
+)
+@click.option("--dry-run", is_flag=True, help="Read, map, validate and dedupe; send nothing.")
+@click.option(
+    "--rate-limit",
+    type=RateType(),
+    default=None,
+    help="Client-side limit, e.g. 100/min (default: the vendor's documented limit on "
+    "its production URL, none elsewhere).",
+)
+@click.option(
+    "--time-budget",
+    type=click.FloatRange(min=1),
+    default=None,
+    metavar="SECONDS",
+    help="Send nothing new after SECONDS, nor wait past them; the rows left are 'deferred' "
+    "and a re-run sends them first.",
+)
+@click.option(
+    "--resend-rejected",
+    is_flag=True,
+    help="Send again rows the vendor refused in an earlier run, even if they did not change.",
+)
+@click.option(
+    "--resend-unknown",
+    is_flag=True,
+    help="Send again rows whose outcome was unknown ('outcome_unknown'); use it only after "
+    "checking at the vendor that it lacks them.",
+)
+@click.option(
+    "--extras-to-open-object",
+    is_flag=True,
+    help="Send columns that fill no field into the vendor's open object (e.g. customFields), "
+    "keyed by their header.",
+)
+def run(  # noqa: PLR0917 (click passes every option)
+    sheet: Path,
+    vendor: str,
+    out_dir: Path,
+    base_url: str | None,
+    use_sandbox: bool,
+    state_dir: Path | None,
+    constants: Sequence[str],
+    mapping_file: Path | None,
+    sheet_name: str | None,
+    concurrency: int,
+    dry_run: bool,
+    rate_limit: RateLimit | None,
+    time_budget: float | None,
+    resend_rejected: bool,
+    resend_unknown: bool,
+    extras_to_open_object: bool,
+) -> None:
+    """Import SHEET (CSV or XLSX) into VENDOR and write a report of every row to --out."""
+    if base_url and use_sandbox:
+        fail("give either --base-url or --sandbox, not both")
+    config = RunConfig(
+        sheet_path=sheet,
+        vendor=vendor,
+        out_dir=out_dir,
+        base_url=base_url,
+        use_sandbox=use_sandbox,
+        state_dir=state_dir,
+        constants=_constants(constants),
+        mapping_file=mapping_file,
+        sheet_name=sheet_name,
+        dry_run=dry_run,
+        extras_to_open_object=extras_to_open_object,
+        resend_rejected=resend_rejected,
+        resend_unknown=resend_unknown,
+        rate_limit=rate_limit,
+        push=PushSettings(concurrency=concurrency, max_run_seconds=time_budget),
+    )
+    observer = ConsoleObserver(live=sys.stderr.isatty())
+    try:
+        result = run_import(config, env=os.environ, observer=observer)
+    except ImporterError as error:
+        observer.finish()
+        fail(str(error))
+    except KeyboardInterrupt:
+        observer.finish()
+        fail("interrupted")
+    observer.finish()
+    _render(result)
+    sys.exit(result.exit_code)
+
+
+def _render(result: RunResult) -> None:
+    totals = result.totals.as_dict()
+    parts = ", ".join(f"{name} {count}" for name, count in totals.items() if name != "rows")
+    click.echo(f"{totals['rows']} rows: {parts}")
+    if result.aborted:
+        click.echo(f"importer: error: run aborted: {result.aborted}", err=True)
+    click.echo(f"report: {result.files.report_xlsx}")
+    click.echo(f"rows:   {result.files.rows_csv}")
+    click.echo(f"summary: {result.files.summary_json}")
+
+
+def _constants(pairs: Sequence[str]) -> dict[str, str]:
+    constants: dict[str, str] = {}
+    for pair in pairs:
+        field, sep, value = pair.partition("=")
+        if not sep or not field.strip():
+            fail(f"--set needs FIELD=VALUE, got {pair!r}")
+        constants[field.strip()] = value
+    return constants
