@@ -94,6 +94,8 @@ class AuthSpec:
     header: str | None
     credentials: Mapping[str, str]
     sandbox_credentials: Mapping[str, str]
+    sandbox_rotated_credentials: Mapping[str, str] = field(default_factory=dict)
+    """A second, rotated set for the same sandbox account (same roles, other secrets)."""
     window_seconds: float | None = None
     """How far a signed request's timestamp may be from the vendor's clock (signed schemes)."""
 
@@ -210,6 +212,7 @@ def parse_contract(doc: Mapping[str, Any]) -> Contract:
             header=auth.get("header"),
             credentials=dict(auth["credentials"]),
             sandbox_credentials=dict(auth.get("sandbox_credentials", {})),
+            sandbox_rotated_credentials=dict(auth.get("sandbox_rotated_credentials", {})),
             window_seconds=auth.get("window_seconds"),
         ),
         rate_limits=tuple(

@@ -74,6 +74,13 @@ class Emulator:
         self._render = ERROR_STYLES[contract.error_body.style]
         self._success = SUCCESS_STYLES[contract.success_style]
         self._catalog: Mapping[str, Any] = contract.sandbox.get("catalog") or {}
+        auth = contract.auth
+        # One account, two keys: the current set and the rotated one store alike.
+        self._credential_sets = tuple(
+            credentials
+            for credentials in (auth.sandbox_credentials, auth.sandbox_rotated_credentials)
+            if credentials
+        )
 
     def app(self) -> web.Application:
         """Build the aiohttp application."""
@@ -145,16 +152,16 @@ class Emulator:
     def _refusal(self, request: web.Request, raw: bytes) -> web.Response | None:
         """Return the answer to a request whose credentials the vendor refuses, else None."""
         auth = self.contract.auth
-        expected = auth.sandbox_credentials
         headers = request.headers
         if auth.scheme == "api-key":
-            good = headers.get(auth.header or "x-api-key") == expected.get("api_key")
+            good = headers.get(auth.header or "x-api-key") in self._accepted("api_key")
             return None if good else self.error(401, "Unauthorized")
         if auth.scheme == "bearer":
             token = headers.get("Authorization", "").removeprefix("Bearer ")
             if token in self.contract.sandbox.get("forbidden_tokens", []):
                 return self.error(403, "insufficient permissions")
-            return None if token == expected.get("token") else self.error(401, "invalid token")
+            good = token in self._accepted("token")
+            return None if good else self.error(401, "invalid token")
         if auth.scheme == "hmac-sha256":
             return self._signature_refusal(request, raw)
         return self.error(401, "Unauthorized")
@@ -168,7 +175,7 @@ class Emulator:
             method=request.method,
             path=request.path,
             body=raw,
-            secrets=auth.sandbox_credentials,
+            accepted=self._credential_sets,
             now_millis=now,
             window_seconds=window,
         )
@@ -183,6 +190,10 @@ class Emulator:
             return self.error(401, "this signature was already used (replay)", "replayed_request")
         seen[signature] = int(request.headers["x-timestamp"])
         return None
+
+    def _accepted(self, role: str) -> set[str]:
+        """Return the values of ``role`` in every credential set the account accepts."""
+        return {credentials[role] for credentials in self._credential_sets if credentials.get(role)}
 
     def _unavailable(self, body: Any) -> str | None:
         """Return why the catalog refuses the offers of ``body``, or None if it holds them all."""

@@ -174,18 +174,23 @@ def check_signature(
     method: str,
     path: str,
     body: bytes,
-    secrets: Mapping[str, str],
+    accepted: Sequence[Mapping[str, str]],
     now_millis: int,
     window_seconds: float,
 ) -> SignatureCheck:
     """Verify a signed request the way the vendor does (replays are the caller's to refuse).
 
+    ``accepted`` holds the credential sets of the account (its current and rotated ones); the
+    request must present the token and client id of one set and be signed with its secret.
     Written apart from ``importer.push.auth`` on purpose: the sandbox checks the importer's
     signatures against its own reading of the scheme.
     """
-    if headers.get("Authorization") != f"Bearer {secrets.get('token')}":
+    bearer = headers.get("Authorization")
+    sets = [secrets for secrets in accepted if bearer == f"Bearer {secrets.get('token')}"]
+    if not sets:
         return SignatureCheck("invalid or missing bearer token", "invalid_token")
-    if headers.get("x-client-id") != secrets.get("client_id"):
+    sets = [secrets for secrets in sets if headers.get("x-client-id") == secrets.get("client_id")]
+    if not sets:
         return SignatureCheck("unknown client id", "invalid_client")
     stamp = headers.get("x-timestamp", "")
     if not stamp.isdigit():
@@ -196,11 +201,17 @@ def check_signature(
             "timestamp_out_of_window",
         )
     payload = b"\n".join((stamp.encode(), method.upper().encode(), path.encode(), body))
-    key = str(secrets.get("client_secret", "")).encode()
-    expected = hmac.new(key, payload, hashlib.sha256).hexdigest()
-    if not hmac.compare_digest(expected, headers.get("x-signature", "")):
+    signature = headers.get("x-signature", "")
+    if not any(_signed_by(secrets, payload, signature) for secrets in sets):
         return SignatureCheck("signature does not match the request", "invalid_signature")
     return SignatureCheck()
+
+
+def _signed_by(secrets: Mapping[str, str], payload: bytes, signature: str) -> bool:
+    """Return whether ``signature`` is the HMAC of ``payload`` under this set's client secret."""
+    key = str(secrets.get("client_secret", "")).encode()
+    expected = hmac.new(key, payload, hashlib.sha256).hexdigest()
+    return hmac.compare_digest(expected, signature)
 
 
 def _text(value: Any) -> str:
