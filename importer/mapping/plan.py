@@ -1,8 +1,8 @@
-"""The map stage: source headers to vendor fields, and values to their normal form.
+"""Decide which source columns fill which vendor fields, and apply that plan to each chunk.
 
 A plan is made once from the header row (explicit mapping file, else exact names, else the
 aliases that common CRM exports use) and then applied to every chunk with vectorised pandas
-string operations.
+string operations; the values it picks are brought to their normal form by ``normalize``.
 """
 
 from __future__ import annotations
@@ -15,8 +15,9 @@ from pathlib import Path
 import pandas as pd
 import yaml
 
-from importer.contracts.contract import Contract, FieldSpec, split_list
+from importer.contracts.contract import Contract, FieldSpec
 from importer.errors import ConfigError, MappingError
+from importer.mapping.normalize import none_if_empty, normalize_text, normalize_values
 
 # Header names that HubSpot, Salesforce, Google Contacts, Mailchimp, Zoho and Pipedrive exports
 # use, by concept. Compared after normalize_header(); earlier entries win over later ones.
@@ -161,12 +162,6 @@ CONCEPT_ALIASES: Mapping[str, tuple[str, ...]] = {
 # Concepts where a second column of the kind (Mobile beside Phone) fills an empty first.
 FALLBACK_CONCEPTS = frozenset({"phone", "email"})
 
-# Concepts whose line breaks are content (kept), unlike a name's or an email's.
-MULTILINE_CONCEPTS = frozenset({"notes"})
-
-# Concepts whose values spreadsheets like to turn into numbers ("94102.0", "4155550123.0").
-NUMERIC_TEXT_CONCEPTS = frozenset({"phone", "postal_code"})
-
 
 def normalize_header(name: str) -> str:
     """Return the header with case, spaces and punctuation removed, for matching."""
@@ -295,32 +290,15 @@ def apply_mapping(frame: pd.DataFrame, plan: MappingPlan, contract: Contract) ->
             backup = normalize_values(frame[column], contract.field(path))
             mapped[path] = mapped[path].where(mapped[path].notna(), backup)
     for path, column in plan.extras.items():
-        mapped[path] = _clean(_text(frame[column]))
+        mapped[path] = none_if_empty(normalize_text(frame[column]))
     for path, value in plan.constants.items():
         constant = pd.Series(value, index=frame.index, dtype=object)
         mapped[path] = normalize_values(constant, contract.field(path))
     for path, value in plan.extra_constants.items():
-        mapped[path] = _clean(_text(pd.Series(value, index=frame.index, dtype=object)))
+        mapped[path] = none_if_empty(
+            normalize_text(pd.Series(value, index=frame.index, dtype=object))
+        )
     return mapped
-
-
-def normalize_values(values: pd.Series, spec: FieldSpec) -> pd.Series:
-    """Trim, NFC-normalize and (for emails) lower-case; empty text becomes None.
-
-    A field that lists a set (an order's offer ids) keeps its distinct values in their order,
-    joined by ``;`` (dedupe compares them as a set).
-    """
-    text = _text(values, multiline=spec.concept in MULTILINE_CONCEPTS)
-    if spec.concept == "email" or spec.format == "email":
-        text = text.str.lower()
-    if spec.enum:
-        canonical = {value.casefold(): value for value in spec.enum}
-        text = text.map(lambda cell: canonical.get(cell.casefold(), cell))
-    if spec.concept in NUMERIC_TEXT_CONCEPTS:
-        text = text.str.replace(r"^(\d+)\.0+$", r"\1", regex=True)
-    if spec.as_set:
-        text = text.map(lambda cell: ";".join(dict.fromkeys(split_list(cell))))
-    return _clean(text)
 
 
 def _in_open_object(path: str, contract: Contract) -> bool:
@@ -328,22 +306,6 @@ def _in_open_object(path: str, contract: Contract) -> bool:
     if not contract.open_object or not path.startswith(f"{contract.open_object}."):
         return False
     return all(spec.path != path for spec in contract.fields)
-
-
-def _text(values: pd.Series, *, multiline: bool = False) -> pd.Series:
-    """Return the values as NFC text, trimmed, runs of spaces made one (lines kept if asked)."""
-    text = values.astype(object).fillna("").astype(str).str.normalize("NFC")
-    if multiline:
-        text = text.str.replace(r"\r\n?", "\n", regex=True).str.replace(
-            r"[^\S\n]+", " ", regex=True
-        )
-        return text.str.replace(r" ?\n ?", "\n", regex=True).str.strip()
-    return text.str.replace(r"\s+", " ", regex=True).str.strip()
-
-
-def _clean(text: pd.Series) -> pd.Series:
-    """Return normalized text with empty cells as None (absent)."""
-    return text.astype(object).where(text != "", None)
 
 
 def _explicit_columns(

@@ -1,0 +1,262 @@
+"""Find out what a file is before reading it: its kind, and a CSV file's encoding and delimiter.
+
+A file is read only if it is a non-empty file whose name ends in a supported suffix. CSV files
+are decoded by the encoding found in them (byte-order mark, then UTF-8, then charset-normalizer)
+and split by the delimiter that divides their first records most evenly; files that look binary
+are refused with a hint at what they really are.
+"""
+
+from __future__ import annotations
+
+import codecs
+import csv
+import io
+from collections import Counter
+from itertools import islice
+from pathlib import Path
+
+import charset_normalizer
+
+from importer.errors import InputError
+
+__all__ = [
+    "CSV_SUFFIXES",
+    "DELIMITERS",
+    "WORKBOOK_SUFFIXES",
+    "check_file",
+    "detect_encoding",
+    "sample_text",
+    "sniff_delimiter",
+]
+
+CSV_SUFFIXES = (".csv", ".tsv", ".txt")
+"""File name endings read as delimited text."""
+
+WORKBOOK_SUFFIXES = (".xlsx", ".xlsm", ".xlsb", ".xls", ".ods")
+"""File name endings read as spreadsheet workbooks."""
+
+DELIMITERS = (",", ";", "\t", "|")
+"""Delimiters tried when sniffing a CSV file, in order of preference on a tie."""
+
+_SNIFF_RECORDS = 50
+_SNIFF_BLANK = "".join(DELIMITERS) + " \r\n"  # a record of only these is blank, whatever splits it
+_SNIFF_CHARS = 64 * 1024
+_BLOCK_BYTES = 1024 * 1024
+_HEAD_BYTES = 64 * 1024
+
+_BOMS = (
+    (codecs.BOM_UTF32_LE, "utf-32"),
+    (codecs.BOM_UTF32_BE, "utf-32"),
+    (codecs.BOM_UTF8, "utf-8-sig"),
+    (codecs.BOM_UTF16_LE, "utf-16"),
+    (codecs.BOM_UTF16_BE, "utf-16"),
+)
+
+_BINARY_SIGNATURES = (
+    (b"PK\x03\x04", "a zip archive (an .xlsx or .ods workbook under another name?)"),
+    (b"\xd0\xcf\x11\xe0", "an Office binary file (an .xls workbook under another name?)"),
+    (b"%PDF", "a PDF document"),
+    (b"\x89PNG", "a PNG image"),
+    (b"\xff\xd8\xff", "a JPEG image"),
+    (b"GIF8", "a GIF image"),
+    (b"\x1f\x8b", "a gzip archive"),
+)
+
+# Control bytes that do not occur in text (tab, newlines, form feed, SUB and ESC excepted).
+_CONTROL_BYTES = frozenset(range(32)) - {9, 10, 11, 12, 13, 26, 27}
+
+# Guesses from charset-normalizer that mean "some western single-byte code page".
+_WESTERN = frozenset(
+    {"cp1252", "latin_1", "iso8859_15", "cp850", "cp858", "cp437", "mac_roman", "mac_iceland"}
+)
+
+
+def check_file(path: Path) -> None:
+    """Raise InputError unless the path is a non-empty file of a supported kind."""
+    try:
+        is_dir, is_file = path.is_dir(), path.is_file()
+        size = path.stat().st_size if is_file else 0
+    except OSError as error:
+        raise InputError(f"{path} cannot be read: {error.strerror or error}") from error
+    if is_dir:
+        raise InputError(f"{path} is a directory; pass a CSV or Excel file instead")
+    if not is_file:
+        raise InputError(f"{path} does not exist; check the file name and folder")
+    if path.suffix.lower() not in CSV_SUFFIXES + WORKBOOK_SUFFIXES:
+        supported = ", ".join(CSV_SUFFIXES + WORKBOOK_SUFFIXES)
+        raise InputError(
+            f"{path} has an unsupported file type {path.suffix or '(none)'!r};"
+            f" save it as one of {supported}"
+        )
+    if size == 0:
+        raise InputError(f"{path} is empty; export the sheet again, header row included")
+
+
+def sample_text(path: Path, encoding: str) -> str:
+    """Return the first characters of a CSV file, decoded, without NUL characters."""
+    try:
+        with path.open(encoding=encoding, errors="replace", newline="") as text:
+            return text.read(_SNIFF_CHARS).replace("\x00", "")
+    except OSError as error:
+        raise InputError(f"{path} cannot be read: {error.strerror or error}") from error
+
+
+def sniff_delimiter(sample: str) -> str:
+    """Return the delimiter that splits the sample's first records into the steadiest width.
+
+    A candidate is judged by the share of records having its most common field count, then by
+    their number, provided that count is above one. Records of only delimiters and whitespace
+    are left out for every candidate alike, so that a blank row of two commas and a tab cannot
+    vote for the tab. Ties go to the comma, then to the order of DELIMITERS.
+    """
+    scores = {delimiter: _steadiness(sample, delimiter) for delimiter in DELIMITERS}
+    best = max(DELIMITERS, key=lambda delimiter: (scores[delimiter], delimiter == ","))
+    return best if scores[best] > (0.0, 0) else ","
+
+
+def _steadiness(sample: str, delimiter: str) -> tuple[float, int]:
+    """Return the share and number of sampled records sharing the most common field count.
+
+    Both are zero when that count is one (the delimiter splits nothing) or parsing fails.
+    """
+    reader = csv.reader(io.StringIO(sample, newline=""), delimiter=delimiter)
+    try:
+        records = list(islice(reader, _SNIFF_RECORDS + 1))
+    except csv.Error:
+        return 0.0, 0
+    if len(sample) >= _SNIFF_CHARS or len(records) > _SNIFF_RECORDS:
+        records = records[:-1]  # the last one may be cut short by the sample's end
+    widths = Counter(len(cells) for cells in records if "".join(cells).strip(_SNIFF_BLANK))
+    if not widths:
+        return 0.0, 0
+    width, count = widths.most_common(1)[0]
+    return (count / widths.total(), count) if width > 1 else (0.0, 0)
+
+
+def detect_encoding(path: Path) -> str:
+    """Return the Python codec name to decode a CSV file with.
+
+    A byte-order mark decides; then UTF-8 if the whole file decodes as UTF-8; then
+    charset-normalizer's guess on the bytes around the first non-UTF-8 byte.
+
+    Raises:
+        InputError: If the file looks binary rather than text.
+    """
+    head = _read_head(path)
+    for bom, encoding in _BOMS:
+        if head.startswith(bom):
+            return encoding
+    _reject_binary_signature(path, head)
+    utf16 = _bomless_utf16(head)
+    if utf16:
+        return utf16
+    if _control_share(head) > 0.1:
+        raise InputError(f"{path} looks like a binary file, not CSV text; export it as CSV")
+    error_at = _first_utf8_error(path)
+    if error_at is None:
+        return "utf-8"
+    return _guess_single_byte(path, _read_window(path, error_at))
+
+
+def _read_head(path: Path) -> bytes:
+    """Return the first bytes of a file."""
+    try:
+        with path.open("rb") as raw:
+            return raw.read(_HEAD_BYTES)
+    except OSError as error:
+        raise InputError(f"{path} cannot be read: {error.strerror or error}") from error
+
+
+def _reject_binary_signature(path: Path, head: bytes) -> None:
+    """Raise InputError if the bytes start like a known binary format."""
+    for signature, what in _BINARY_SIGNATURES:
+        if head.startswith(signature):
+            raise InputError(
+                f"{path} is {what}, not CSV text; save it as CSV or give it its real extension"
+            )
+
+
+def _bomless_utf16(head: bytes) -> str | None:
+    """Return "utf-16-le" or "utf-16-be" for mostly-ASCII UTF-16 text without a BOM."""
+    head = head[: len(head) - len(head) % 2]
+    if not head:
+        return None
+    even_nuls = head[0::2].count(0) * 2 / len(head)
+    odd_nuls = head[1::2].count(0) * 2 / len(head)
+    if odd_nuls > 0.4 and even_nuls < 0.05:
+        encoding = "utf-16-le"
+    elif even_nuls > 0.4 and odd_nuls < 0.05:
+        encoding = "utf-16-be"
+    else:
+        return None
+    return encoding if _decodes(head, encoding) else None
+
+
+def _control_share(head: bytes) -> float:
+    """Return the share of bytes that never occur in text, or 0 for samples too short to judge."""
+    if len(head) < 64:
+        return 0.0
+    return sum(1 for byte in head if byte in _CONTROL_BYTES) / len(head)
+
+
+def _first_utf8_error(path: Path) -> int | None:
+    """Return the offset of the first byte that is not valid UTF-8, or None if all are."""
+    decoder = codecs.getincrementaldecoder("utf-8")()
+    offset = 0
+    try:
+        with path.open("rb") as raw:
+            while block := raw.read(_BLOCK_BYTES):
+                decoder.decode(block)
+                offset += len(block)
+            decoder.decode(b"", final=True)
+    except UnicodeDecodeError as error:
+        return max(0, offset + error.start)
+    except OSError as error:
+        raise InputError(f"{path} cannot be read: {error.strerror or error}") from error
+    return None
+
+
+def _read_window(path: Path, around: int) -> bytes:
+    """Return up to 64 KiB of a file's bytes around an offset."""
+    start = max(0, around - _HEAD_BYTES // 2)
+    try:
+        with path.open("rb") as raw:
+            raw.seek(start)
+            return raw.read(_HEAD_BYTES)
+    except OSError as error:
+        raise InputError(f"{path} cannot be read: {error.strerror or error}") from error
+
+
+def _guess_single_byte(path: Path, sample: bytes) -> str:
+    """Return charset-normalizer's guess for non-UTF-8 bytes, preferring cp1252 for western text.
+
+    charset-normalizer often cannot tell western code pages apart on little text (it has
+    answered cp932 for a file whose only accent is "é"), so cp1252, what Excel writes in
+    western locales, wins whenever an equally likely guess allows it and it decodes the bytes.
+
+    Raises:
+        InputError: If no encoding fits and the bytes hold control characters (binary data).
+    """
+    matches = list(charset_normalizer.from_bytes(sample))
+    if not matches:
+        if _control_share(sample) > 0.01:
+            raise InputError(f"{path} looks like a binary file, not CSV text; export it as CSV")
+        return "cp1252"
+    best_chaos = matches[0].chaos
+    western = any(
+        match.encoding in _WESTERN or "cp1252" in match.could_be_from_charset
+        for match in matches
+        if match.chaos <= best_chaos + 0.01
+    )
+    if western and _decodes(sample, "cp1252"):
+        return "cp1252"
+    return codecs.lookup(matches[0].encoding).name
+
+
+def _decodes(data: bytes, encoding: str) -> bool:
+    """Return whether the bytes decode without error."""
+    try:
+        data.decode(encoding)
+    except UnicodeDecodeError:
+        return False
+    return True

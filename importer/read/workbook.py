@@ -1,0 +1,148 @@
+"""Read a sheet of a workbook (.xlsx, .xlsm, .xlsb, .xls, .ods) with python-calamine.
+
+Every cell comes out as the text a person would see: whole numbers without ".0" (phones, ids,
+zips), dates in ISO form, durations as Excel's [h]:mm:ss, booleans as TRUE and FALSE.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import math
+from collections.abc import Iterator
+from contextlib import closing, contextmanager
+from itertools import chain
+from pathlib import Path
+
+import python_calamine
+
+from importer.errors import InputError
+from importer.read.records import Records, header_columns
+
+__all__ = ["workbook_header", "workbook_records"]
+
+_EXACT_FLOAT_LIMIT = 2**53
+
+
+def workbook_header(path: Path, sheet: str | None) -> tuple[str, tuple[str, ...]]:
+    """Choose a workbook's sheet and read its header.
+
+    Args:
+        path: The workbook.
+        sheet: The sheet to read, by name; the first visible worksheet when omitted.
+
+    Returns:
+        The name of the sheet chosen and its unique column names.
+
+    Raises:
+        InputError: If the workbook cannot be read, names no such sheet, or the sheet has no
+            header row.
+    """
+    with _workbook(path) as book:
+        name = _choose_sheet(book, path, sheet)
+        worksheet = book.get_sheet_by_name(name)
+        first_col = worksheet.start[1] if worksheet.start else 0
+        try:
+            with closing(_worksheet_records(worksheet)) as records:
+                columns = header_columns(records, path, first_col)
+        except InputError:
+            others = ", ".join(repr(other) for other in book.sheet_names if other != name)
+            hint = f"; choose another sheet: {others}" if others else ""
+            raise InputError(f"{path}: sheet {name!r} has no header row{hint}") from None
+    return name, columns
+
+
+@contextmanager
+def _workbook(path: Path) -> Iterator[python_calamine.CalamineWorkbook]:
+    """Open a workbook, turning calamine's and the OS's errors into InputError."""
+    try:
+        with python_calamine.CalamineWorkbook.from_path(str(path)) as book:
+            yield book
+    except python_calamine.PasswordError as error:
+        raise InputError(
+            f"{path} is password-protected; save an unprotected copy and import that"
+        ) from error
+    except python_calamine.CalamineError as error:
+        reason = " ".join(str(error).split())
+        raise InputError(
+            f"{path} is not a readable workbook ({reason}); open it and save it again as .xlsx"
+        ) from error
+    except OSError as error:
+        raise InputError(f"{path} cannot be read: {error.strerror or error}") from error
+
+
+def _choose_sheet(book: python_calamine.CalamineWorkbook, path: Path, wanted: str | None) -> str:
+    """Return the sheet to read: the one named, else the first visible worksheet."""
+    names: list[str] = list(book.sheet_names)
+    if not names:
+        raise InputError(f"{path} has no sheets; open it and save it again as .xlsx")
+    if wanted is None:
+        visible = [
+            meta.name
+            for meta in book.sheets_metadata
+            if meta.visible == python_calamine.SheetVisibleEnum.Visible
+            and meta.typ == python_calamine.SheetTypeEnum.WorkSheet
+        ]
+        return visible[0] if visible else names[0]
+    if wanted in names:
+        return wanted
+    folded = [name for name in names if name.strip().casefold() == wanted.strip().casefold()]
+    if len(folded) == 1:
+        return folded[0]
+    available = ", ".join(repr(name) for name in names)
+    raise InputError(f"{path} has no sheet named {wanted!r}; the sheets are {available}")
+
+
+def workbook_records(path: Path, sheet_name: str) -> Records:
+    """Yield each row of a workbook's sheet with its row number."""
+    with _workbook(path) as book:
+        yield from _worksheet_records(book.get_sheet_by_name(sheet_name))
+
+
+def _worksheet_records(
+    worksheet: python_calamine.CalamineSheet,
+) -> Records:
+    """Yield each row of a worksheet as text, numbered as the spreadsheet app shows it."""
+    start_row = worksheet.start[0] if worksheet.start else 0
+    rows = worksheet.iter_rows()
+    first = next(rows, None)
+    if first is None:
+        return
+    # python-calamine 0.5+ yields the empty rows above the used range; older versions do not.
+    padded = start_row > 0 and all(value == "" for value in first)
+    first_number = 1 if padded else start_row + 1
+    for number, row in enumerate(chain([first], rows), start=first_number):
+        yield number, [value if type(value) is str else _cell_text(value) for value in row]
+
+
+def _cell_text(value: object) -> str:
+    """Return a cell's value as the text a person typed or sees."""
+    if isinstance(value, str):
+        return value
+    if isinstance(value, bool):
+        return "TRUE" if value else "FALSE"
+    if isinstance(value, float):
+        return _number_text(value)
+    if isinstance(value, dt.datetime):
+        timespec = "milliseconds" if value.microsecond else "seconds"
+        return value.isoformat(sep=" ", timespec=timespec)
+    if isinstance(value, dt.date | dt.time):
+        return value.isoformat()
+    if isinstance(value, dt.timedelta):
+        return _duration_text(value)
+    return "" if value is None else str(value)
+
+
+def _number_text(value: float) -> str:
+    """Return a float without a trailing ".0" when it is a whole number (phones, ids, zips)."""
+    if math.isfinite(value) and value.is_integer() and abs(value) < _EXACT_FLOAT_LIMIT:
+        return str(int(value))
+    return repr(value)
+
+
+def _duration_text(value: dt.timedelta) -> str:
+    """Return a duration as Excel's [h]:mm:ss."""
+    seconds = round(value.total_seconds())
+    sign = "-" if seconds < 0 else ""
+    hours, rest = divmod(abs(seconds), 3600)
+    minutes, seconds = divmod(rest, 60)
+    return f"{sign}{hours}:{minutes:02d}:{seconds:02d}"
