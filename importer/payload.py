@@ -15,14 +15,19 @@ from importer.contracts.contract import (
     split_list,
     split_slots,
 )
+from importer.lifecycle import resend_is_safe
 
 
 @dataclass(frozen=True, slots=True)
 class Record:
-    """One row ready to send: its source row and its request body."""
+    """One row ready to send: its source row, its request body and how it may be re-sent."""
 
     source_row: int
     body: dict[str, Any]
+    resend_safe: bool = False
+    """The vendor detects a re-send of this very row as a duplicate (``lifecycle``)."""
+    resent_doubt: bool = False
+    """An earlier run's send of this row may have been stored (set by the ledger's triage)."""
 
 
 def build_records(frame: pd.DataFrame, contract: Contract) -> list[Record]:
@@ -49,7 +54,8 @@ def build_records(frame: pd.DataFrame, contract: Contract) -> list[Record]:
             elif contract.open_object and path.startswith(f"{contract.open_object}."):
                 extra = body.setdefault(contract.open_object, {})
                 extra[path.removeprefix(f"{contract.open_object}.")] = value
-        records.append(Record(int(source_row), body))
+        safe = resend_is_safe(contract.duplicates_detected_by, body)
+        records.append(Record(int(source_row), body, resend_safe=safe))
     return records
 
 

@@ -147,8 +147,9 @@ ORG_CONSOLE = Sample(
         (["ACME Distribution Srl", "Main distributor for Italian and Swiss markets",
           "IT98765432109", "contact@acme-distribution.example.com", "Italy", "John Smith"],
          CREATED),
-        # The sandbox already holds an organization with this VAT number: 422.
-        (["ACME Distribution SpA", "", "IT12345678901", "", "Italy", ""], REFUSED),
+        # The sandbox already holds an organization with this VAT number: 422 already_exists,
+        # which the contract lists as the vendor's "already exists" answer.
+        (["ACME Distribution SpA", "", "IT12345678901", "", "Italy", ""], CONFLICTED),
         (["No VAT GmbH", "", "", "", "Germany", ""], INVALID),
         (["", "A nameless organization", "DE123456789", "", "Germany", ""], INVALID),
         (["ACME Again", "", "IT98765432109", "", "Italy", ""], DUPLICATE),

@@ -96,19 +96,23 @@ def test_contract_loads_and_is_coherent(vendor: str) -> None:
 
 
 @pytest.mark.parametrize(
-    ("vendor", "safe"),
+    ("vendor", "detected_by"),
     [
-        ("offergrid-leads", True),
-        ("offergrid-orders", False),
-        ("signed-customers", True),
-        ("org-console", False),
-        ("commenda", False),
+        ("offergrid-leads", ("email",)),
+        ("offergrid-orders", ()),
+        ("signed-customers", ("email",)),
+        ("org-console", ()),
+        ("commenda", ()),
     ],
 )
-def test_resend_is_safe_only_where_the_vendor_answers_duplicates(vendor: str, safe: bool) -> None:
+def test_resends_are_safe_only_by_fields_the_vendor_answers_duplicates_for(
+    vendor: str, detected_by: tuple[str, ...]
+) -> None:
     contract = load_contract(vendor)
-    assert contract.resend_is_safe is safe
-    assert bool(contract.conflict_statuses) is safe
+    assert contract.duplicates_detected_by == detected_by
+    assert bool(contract.conflict_statuses) is bool(detected_by)
+    known = {spec.path for spec in contract.fields}
+    assert set(detected_by) <= known
 
 
 @pytest.mark.parametrize("vendor", VENDORS)

@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import asyncio
+from dataclasses import replace
 
 from importer.contracts.contract import Contract
-from importer.lifecycle import Reason, RowOutcome, Status
+from importer.lifecycle import Reason, RowOutcome, State, Status, resend_is_safe
 from importer.payload import Record
 from importer.push.auth import Credentials
 from importer.push.workers import Pusher, PushSettings
@@ -26,6 +27,12 @@ def push(
     credentials: Credentials = GOOD,
     settings: PushSettings = FAST,
 ) -> dict[int, RowOutcome]:
+    # As build_records does: a row may be re-sent only where the vendor would detect it.
+    records = [
+        replace(record, resend_safe=resend_is_safe(contract.duplicates_detected_by, record.body))
+        for record in records
+    ]
+
     async def go() -> dict[int, RowOutcome]:
         async with Pusher(
             contract=contract, base_url=base_url, credentials=credentials, settings=settings
@@ -80,13 +87,21 @@ def test_bad_credentials_abort_and_skip_the_rest(
     assert stored_records(leads_sandbox.base_url) == []
 
 
-def test_server_errors_are_retried_then_failed(leads_contract: Contract) -> None:
+def test_server_errors_are_retried_only_for_rows_the_vendor_would_detect(
+    leads_contract: Contract,
+) -> None:
+    """A 500 may have stored the lead: OfferGrid detects a re-sent lead by its email only."""
+    with_email = Record(2, {"fullName": "A", "email": "a@example.com"})
+    without = Record(3, {"fullName": "B"})
     with EmbeddedSandbox(leads_contract, SandboxOptions(fail_rate=1.0)) as sandbox:
-        outcomes = push(leads_contract, sandbox.base_url, [Record(2, {"fullName": "A"})])
+        outcomes = push(leads_contract, sandbox.base_url, [with_email, without])
     assert outcomes[2].status is Status.FAILED
     assert outcomes[2].reason is Reason.RETRIES_EXHAUSTED
     assert outcomes[2].attempts == FAST.max_attempts
     assert "500 Internal Server Error" in outcomes[2].message
+    assert (outcomes[3].state, outcomes[3].reason) == (State.UNKNOWN, Reason.OUTCOME_UNKNOWN)
+    assert outcomes[3].attempts == 1
+    assert "importer settle" in outcomes[3].message
 
 
 def test_flaky_vendor_still_creates_each_record_once(leads_contract: Contract) -> None:

@@ -16,8 +16,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from importer.lifecycle import SOURCE_ROW, Reason, RowOutcome, Status
-from importer.report import writer as report
+from importer.lifecycle import SOURCE_ROW, Reason, RowOutcome, State, Status
+from importer.report import xlsx
 from importer.report.writer import REPORT_COLUMNS, ReportFiles, ReportWriter, neutralize
 
 COLUMNS = ["name", "email", "note"]
@@ -43,7 +43,7 @@ def make_frame(rows: Mapping[int, Sequence[str]], columns: Sequence[str] = COLUM
 
 def outcome(row: int, status: Status = Status.CREATED, **fields: Any) -> RowOutcome:
     """Return an outcome for ``row`` with the usual reason for ``status``."""
-    return RowOutcome(source_row=row, status=status, reason=REASON_OF[status], **fields)
+    return RowOutcome(source_row=row, state=State(status.value), reason=REASON_OF[status], **fields)
 
 
 def read_rows(files: ReportFiles) -> list[dict[str, str]]:
@@ -62,7 +62,7 @@ def write_report(
     out_dir: Path, rows: Mapping[int, Sequence[str]], outcomes: Sequence[RowOutcome]
 ) -> ReportFiles:
     """Write one chunk and finish the report."""
-    writer = ReportWriter(out_dir, COLUMNS)
+    writer = ReportWriter(out_dir, COLUMNS, run_id="run-1")
     writer.write(make_frame(rows), {o.source_row: o for o in outcomes})
     return writer.finish(META)
 
@@ -70,7 +70,7 @@ def write_report(
 @pytest.fixture
 def mixed(tmp_path: Path) -> ReportFiles:
     """Return a finished report over two chunks with every status."""
-    writer = ReportWriter(tmp_path / "out" / "run", COLUMNS)
+    writer = ReportWriter(tmp_path / "out" / "run", COLUMNS, run_id="run-1")
     writer.write(
         make_frame({2: ["Ann", "a@x.io", ""], 3: ["Bob", "b@x.io", "vip"]}),
         {
@@ -124,7 +124,7 @@ def test_summary_json_totals_add_up_and_match_rows_csv(mixed: ReportFiles) -> No
 
 
 def test_totals_count_rows_written(tmp_path: Path) -> None:
-    writer = ReportWriter(tmp_path, COLUMNS)
+    writer = ReportWriter(tmp_path, COLUMNS, run_id="run-1")
     writer.write(make_frame({2: ["a", "b", "c"]}), {2: outcome(2)})
     writer.write(make_frame({3: ["a", "b", "c"]}), {3: outcome(3, Status.FAILED)})
     assert writer.totals.as_dict()["rows"] == 2
@@ -175,7 +175,7 @@ def test_xlsx_summary_shows_meta_totals_and_reasons(mixed: ReportFiles) -> None:
 
 
 def test_empty_statuses_still_get_a_sheet_with_header(tmp_path: Path) -> None:
-    files = ReportWriter(tmp_path, COLUMNS).finish(META)
+    files = ReportWriter(tmp_path, COLUMNS, run_id="run-1").finish(META)
     book = openpyxl.load_workbook(files.report_xlsx)
     assert book.sheetnames == ["Summary", *STATUS_SHEETS]
     for title in STATUS_SHEETS:
@@ -187,7 +187,7 @@ def test_empty_statuses_still_get_a_sheet_with_header(tmp_path: Path) -> None:
 def test_status_over_the_sheet_limit_continues_on_a_numbered_sheet(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setattr(report, "EXCEL_MAX_ROWS", 3)  # header + 2 rows per sheet
+    monkeypatch.setattr(xlsx, "EXCEL_MAX_ROWS", 3)  # header + 2 rows per sheet
     rows = {row: [f"n{row}", "", ""] for row in range(2, 8)}
     statuses = [Status.CREATED] * 5 + [Status.FAILED]
     files = write_report(
@@ -273,20 +273,20 @@ def test_non_ascii_round_trips(tmp_path: Path) -> None:
 
 
 def test_summary_json_keeps_non_ascii_readable(tmp_path: Path) -> None:
-    files = ReportWriter(tmp_path, COLUMNS).finish({"source_file": "山田.xlsx"})
+    files = ReportWriter(tmp_path, COLUMNS, run_id="run-1").finish({"source_file": "山田.xlsx"})
     assert '"source_file": "山田.xlsx"' in files.summary_json.read_text(encoding="utf-8")
 
 
 def test_missing_values_are_written_empty(tmp_path: Path) -> None:
     frame = make_frame({2: ["a", "b", "c"]})
     frame.loc[2, "note"] = None
-    writer = ReportWriter(tmp_path, COLUMNS)
+    writer = ReportWriter(tmp_path, COLUMNS, run_id="run-1")
     writer.write(frame, {2: outcome(2)})
     assert read_rows(writer.finish(META))[0]["note"] == ""
 
 
 def test_a_row_without_outcome_raises_and_writes_nothing(tmp_path: Path) -> None:
-    writer = ReportWriter(tmp_path, COLUMNS)
+    writer = ReportWriter(tmp_path, COLUMNS, run_id="run-1")
     with pytest.raises(ValueError, match=r"no outcome for source rows \[3\]"):
         writer.write(make_frame({2: ["a", "", ""], 3: ["b", "", ""]}), {2: outcome(2)})
     assert writer.totals.rows == 0
@@ -294,20 +294,26 @@ def test_a_row_without_outcome_raises_and_writes_nothing(tmp_path: Path) -> None
 
 
 def test_a_chunk_with_other_columns_raises(tmp_path: Path) -> None:
-    writer = ReportWriter(tmp_path, COLUMNS)
+    writer = ReportWriter(tmp_path, COLUMNS, run_id="run-1")
     with pytest.raises(ValueError, match="differ"):
         writer.write(make_frame({2: ["a", "b"]}, columns=["name", "email"]), {2: outcome(2)})
     writer.abort()
 
 
-def test_abort_closes_without_summary_and_is_idempotent(tmp_path: Path) -> None:
-    writer = ReportWriter(tmp_path, COLUMNS)
-    writer.write(make_frame({2: ["a", "", ""]}), {2: outcome(2)})
+def test_abort_leaves_the_last_complete_report_and_a_note(tmp_path: Path) -> None:
+    finished = write_report(tmp_path, {2: ["a", "", ""]}, [outcome(2)])
+    before = {path.name: path.read_bytes() for path in tmp_path.iterdir()}
+    writer = ReportWriter(tmp_path, COLUMNS, run_id="run-2")
+    writer.write(make_frame({2: ["b", "", ""]}), {2: outcome(2, Status.FAILED)})
     writer.abort()
     writer.abort()
-    assert (tmp_path / "rows.csv").read_text(encoding="utf-8-sig").splitlines()[1].startswith("2,")
-    assert not (tmp_path / "summary.json").exists()
-    assert not (tmp_path / "report.xlsx").exists()
+    after = {path.name: path.read_bytes() for path in tmp_path.iterdir()}
+    note = after.pop("INCOMPLETE.txt").decode()
+    assert after == before  # the earlier run's complete report, untouched
+    assert "Run run-2 started writing its report here" in note
+    assert "complete report of run" in note
+    assert "importer report --run run-2" in note
+    assert read_rows(finished)[0]["status"] == "created"
     with pytest.raises(RuntimeError):
         writer.write(make_frame({3: ["a", "", ""]}), {3: outcome(3)})
     with pytest.raises(RuntimeError):
@@ -326,7 +332,7 @@ def test_every_row_written_is_counted_once_and_lands_on_its_status_sheet(
 ) -> None:
     outcomes = [outcome(row, status, message=text) for row, (status, text) in enumerate(items, 2)]
     with tempfile.TemporaryDirectory() as folder:
-        writer = ReportWriter(Path(folder), COLUMNS)
+        writer = ReportWriter(Path(folder), COLUMNS, run_id="run-1")
         for start in range(0, len(outcomes), chunk):
             part = outcomes[start : start + chunk]
             rows = {o.source_row: [o.message, "", ""] for o in part}

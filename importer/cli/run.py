@@ -38,7 +38,13 @@ from importer.push.workers import PushSettings
     "--state",
     "state_dir",
     type=click.Path(path_type=Path),
-    help="Folder for the run's state (the ledger of a later release).",
+    help="Folder of the ledger that remembers every row sent, so nothing is sent twice "
+    "(default: the user's state folder; with --sandbox, a temporary one).",
+)
+@click.option(
+    "--account",
+    help="Name the vendor account in the ledger (default: the vendor's base URL, normalized: "
+    "a rotated key, a trailing / or :443 is still the same account).",
 )
 @click.option(
     "--set",
@@ -82,12 +88,7 @@ from importer.push.workers import PushSettings
     is_flag=True,
     help="Send again rows the vendor refused in an earlier run, even if they did not change.",
 )
-@click.option(
-    "--resend-unknown",
-    is_flag=True,
-    help="Send again rows whose outcome was unknown ('outcome_unknown'); use it only after "
-    "checking at the vendor that it lacks them.",
-)
+@click.option("--resend-unknown", is_flag=True, hidden=True)
 @click.option(
     "--extras-to-open-object",
     is_flag=True,
@@ -101,6 +102,7 @@ def run(  # noqa: PLR0917 (click passes every option)
     base_url: str | None,
     use_sandbox: bool,
     state_dir: Path | None,
+    account: str | None,
     constants: Sequence[str],
     mapping_file: Path | None,
     sheet_name: str | None,
@@ -115,6 +117,14 @@ def run(  # noqa: PLR0917 (click passes every option)
     """Import SHEET (CSV or XLSX) into VENDOR and write a report of every row to --out."""
     if base_url and use_sandbox:
         fail("give either --base-url or --sandbox, not both")
+    if resend_unknown:
+        fail(
+            "--resend-unknown is gone: it re-sent rows the vendor may hold. Check them at the "
+            "vendor, mark each in the run's unknown.csv (found: there or missing) and run "
+            "'importer settle unknown.csv'; the next run sends only the missing ones"
+        )
+    if account is not None and not account.strip():
+        fail("--account needs a name, e.g. --account acme-production")
     config = RunConfig(
         sheet_path=sheet,
         vendor=vendor,
@@ -128,7 +138,7 @@ def run(  # noqa: PLR0917 (click passes every option)
         dry_run=dry_run,
         extras_to_open_object=extras_to_open_object,
         resend_rejected=resend_rejected,
-        resend_unknown=resend_unknown,
+        account=account.strip() if account else None,
         rate_limit=rate_limit,
         push=PushSettings(concurrency=concurrency, max_run_seconds=time_budget),
     )
@@ -155,6 +165,11 @@ def _render(result: RunResult) -> None:
     click.echo(f"report: {result.files.report_xlsx}")
     click.echo(f"rows:   {result.files.rows_csv}")
     click.echo(f"summary: {result.files.summary_json}")
+    if result.files.unknown_csv is not None:
+        click.echo(
+            f"unknown: {result.files.unknown_csv} (check these rows at the vendor, fill in "
+            "'found', then run: importer settle " + str(result.files.unknown_csv) + ")"
+        )
 
 
 def _constants(pairs: Sequence[str]) -> dict[str, str]:

@@ -126,6 +126,15 @@ class ErrorBodySpec:
     error_value: str | None = None
 
 
+@dataclass(frozen=True, slots=True)
+class AlreadyExists:
+    """A non-409 answer that says the record already exists: its status and error entry."""
+
+    status: int
+    field: str
+    message: str
+
+
 @dataclass(frozen=True, slots=True, kw_only=True)
 class Contract:
     """Everything an import needs to know about one vendor endpoint."""
@@ -146,7 +155,10 @@ class Contract:
     success_style: str
     error_body: ErrorBodySpec
     dedupe_key: tuple[str, ...]
-    resend_is_safe: bool
+    duplicates_detected_by: tuple[str, ...]
+    """Fields by which the vendor detects a re-sent record (its 409): a row carrying all of
+    them may be re-sent after a lost answer; any other row may not."""
+    already_exists: tuple[AlreadyExists, ...]
     fields: tuple[FieldSpec, ...]
     open_object: str | None
     request_schema: Mapping[str, Any]
@@ -226,7 +238,11 @@ def parse_contract(doc: Mapping[str, Any]) -> Contract:
         success_style=responses.get("success_style", "flat"),
         error_body=ErrorBodySpec(**responses["error_body"]),
         dedupe_key=tuple(doc.get("dedupe_key", [])),
-        resend_is_safe=bool(doc.get("resend_is_safe", False)),
+        duplicates_detected_by=tuple(doc.get("duplicates_detected_by", [])),
+        already_exists=tuple(
+            AlreadyExists(int(each["status"]), each["field"], each["message"])
+            for each in responses.get("already_exists", [])
+        ),
         fields=tuple(flatten_fields(schema, doc.get("fields", {}))),
         open_object=doc.get("open_object"),
         request_schema=schema,

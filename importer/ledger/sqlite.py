@@ -1,76 +1,45 @@
-"""The ledger: a durable record of each row's intent and outcome, so nothing is sent twice.
+"""The ledger in one SQLite file under the state directory (the embedded default).
 
-Before a request leaves, the row's intent (``sending``) is committed; after the answer, its
-outcome. A run that dies in between leaves ``sending`` behind, which the next run resolves:
-re-sent where the vendor detects duplicates (its 409 then proves the earlier run created it),
-otherwise reported ``outcome_unknown`` and never re-sent blindly.
-
-Rows are keyed by vendor, account (base URL and credential fingerprint, never the secret) and
-the row's dedupe key; a row without one is keyed by its content and its occurrence in the
-sheet. ``Ledger`` is the interface; ``SqliteLedger`` keeps it in one SQLite file (WAL,
-synchronous=FULL, committed per outcome) under the state directory.
+WAL mode with ``synchronous=FULL``: a claim and a settlement are each committed before the
+call returns. A lock file allows one run per vendor and state directory; the ledger and the
+lock are readable by their owner only. The schema is versioned (``PRAGMA user_version``) and
+migrated in place; a ledger written by a newer importer is refused, never altered.
 """
 
 from __future__ import annotations
 
+import contextlib
 import fcntl
-import hashlib
 import json
+import os
 import sqlite3
-from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from datetime import UTC, datetime
-from enum import StrEnum
 from pathlib import Path
-from typing import IO, Any, Protocol
+from typing import IO, Any
 
 from importer.errors import ConfigError
+from importer.ledger.interface import (
+    Claim,
+    LedgerTooNew,
+    Run,
+    RunLocked,
+    RunRow,
+    Settlement,
+    UnknownRun,
+)
+from importer.lifecycle import (
+    Known,
+    Reason,
+    RowOutcome,
+    State,
+    account_of,
+    move,
+)
 
-
-class RunLocked(ConfigError):
-    """Raised when another run of the same vendor holds the state directory."""
-
-
-class LedgerState(StrEnum):
-    """What the ledger knows of a row."""
-
-    SENDING = "sending"
-    CREATED = "created"
-    CONFLICTED = "conflicted"
-    REJECTED = "rejected"
-    RETRYABLE = "retryable"
-    OUTCOME_UNKNOWN = "outcome_unknown"
-
-
-@dataclass(frozen=True, slots=True)
-class Entry:
-    """The ledger's last word on one row key."""
-
-    row_key: str
-    content_hash: str
-    state: LedgerState
-    run_id: str
-    source_row: int
-    http_status: int | None
-    vendor_id: str | None
-    message: str
-
-
-class Ledger(Protocol):
-    """Durable per-row state shared by every run of one vendor account."""
-
-    def entries(self, row_keys: Sequence[str]) -> dict[str, Entry]:
-        """Return the entries of those keys that the ledger holds."""
-        ...
-
-    def write(self, entries: Iterable[Entry]) -> None:
-        """Record entries durably (committed before this returns)."""
-        ...
-
-    def close(self) -> None:
-        """Release the ledger (and its run lock)."""
-        ...
-
+LEDGER_FILE = "ledger.sqlite"
+LOOKUP_BATCH = 500
+SCHEMA_VERSION = 1
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS rows (
@@ -79,6 +48,7 @@ CREATE TABLE IF NOT EXISTS rows (
     row_key TEXT NOT NULL,
     content_hash TEXT NOT NULL,
     state TEXT NOT NULL,
+    reason TEXT NOT NULL,
     run_id TEXT NOT NULL,
     source_row INTEGER NOT NULL,
     http_status INTEGER,
@@ -87,79 +57,398 @@ CREATE TABLE IF NOT EXISTS rows (
     updated_at TEXT NOT NULL,
     PRIMARY KEY (vendor, account, row_key)
 ) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS runs (
+    run_id TEXT PRIMARY KEY,
+    vendor TEXT NOT NULL,
+    account TEXT NOT NULL,
+    started_at TEXT NOT NULL,
+    finished_at TEXT,
+    ending TEXT NOT NULL,
+    source_file TEXT NOT NULL,
+    columns TEXT NOT NULL,
+    arguments TEXT NOT NULL,
+    totals TEXT NOT NULL DEFAULT '{}'
+);
+CREATE INDEX IF NOT EXISTS runs_by_account ON runs (vendor, account, started_at);
+CREATE TABLE IF NOT EXISTS run_rows (
+    run_id TEXT NOT NULL,
+    source_row INTEGER NOT NULL,
+    row_key TEXT,
+    state TEXT NOT NULL,
+    reason TEXT NOT NULL,
+    message TEXT NOT NULL DEFAULT '',
+    http_status INTEGER,
+    vendor_id TEXT,
+    attempts INTEGER NOT NULL DEFAULT 0,
+    cells TEXT NOT NULL,
+    PRIMARY KEY (run_id, source_row)
+) WITHOUT ROWID;
 """
-LOOKUP_BATCH = 500
+
+_KNOWN_COLUMNS = (
+    "row_key, content_hash, state, reason, run_id, source_row, http_status, vendor_id, message"
+)
+_RUN_COLUMNS = (
+    "run_id, vendor, account, started_at, finished_at, ending, source_file, columns, arguments,"
+    " totals"
+)
 
 
 class SqliteLedger:
-    """The ledger in a SQLite file, with a lock file that allows one run per vendor."""
+    """The ledger of one vendor account in a SQLite file, with the vendor's run lock."""
 
-    def __init__(self, state_dir: Path, *, vendor: str, account: str) -> None:
-        """Open (creating) the ledger under ``state_dir`` and take the vendor's run lock.
+    def __init__(self, state_dir: Path, *, vendor: str, account: str, lock: bool = True) -> None:
+        """Open (creating and migrating) the ledger under ``state_dir``.
+
+        Args:
+            state_dir: The state directory; created, readable by its owner only.
+            vendor: The vendor id.
+            account: The account (``lifecycle.account_of`` or a name the user gave).
+            lock: Take the vendor's run lock (a run, a person's settlement); reading a report
+                back needs none.
 
         Raises:
-            RunLocked: when another run of ``vendor`` uses this state directory.
+            RunLocked: when another run of ``vendor`` holds the lock.
+            LedgerTooNew: when a newer importer wrote the ledger.
             ConfigError: when the state directory cannot be created or opened.
         """
-        self._vendor = vendor
-        self._account = account
+        self.vendor = vendor
+        self.account = account
+        self._lock: IO[str] | None = None
         try:
-            state_dir.mkdir(parents=True, exist_ok=True)
-            self._lock = _take_lock(state_dir / f"{vendor}.lock", vendor, state_dir)
-            self._db = sqlite3.connect(state_dir / "ledger.sqlite", timeout=30)
+            _private_dir(state_dir)
+            if lock:
+                self._lock = _take_lock(state_dir / f"{vendor}.lock", vendor, state_dir)
+            self._db = _connect(state_dir / LEDGER_FILE)
         except (OSError, sqlite3.Error) as error:
+            self.close()
             raise ConfigError(f"cannot use state directory {state_dir}: {error}") from None
-        self._db.execute("PRAGMA journal_mode=WAL")
-        self._db.execute("PRAGMA synchronous=FULL")
-        self._db.executescript(SCHEMA)
+        try:
+            _migrate(self._db, state_dir)
+        except BaseException:
+            self.close()
+            raise
 
-    def entries(self, row_keys: Sequence[str]) -> dict[str, Entry]:
-        """Return the entries of those keys that the ledger holds."""
-        found: dict[str, Entry] = {}
+    # --- runs -----------------------------------------------------------------------------
+
+    def begin_run(self, run: Run) -> None:
+        """Record that a run started."""
+        with self._transaction():
+            self._db.execute(
+                f"INSERT INTO runs ({_RUN_COLUMNS}) VALUES (?,?,?,?,?,?,?,?,?,?)",
+                (
+                    run.run_id,
+                    run.vendor,
+                    run.account,
+                    run.started_at,
+                    run.finished_at,
+                    run.ending,
+                    run.source_file,
+                    json.dumps(list(run.columns), ensure_ascii=False),
+                    json.dumps(dict(run.arguments), ensure_ascii=False, default=str),
+                    json.dumps(dict(run.totals)),
+                ),
+            )
+
+    def end_run(self, run_id: str, *, ending: str, totals: Mapping[str, Any]) -> None:
+        """Record how a run ended and its totals."""
+        with self._transaction():
+            self._db.execute(
+                "UPDATE runs SET ending=?, finished_at=?, totals=? WHERE run_id=?",
+                (ending, _now(), json.dumps(dict(totals)), run_id),
+            )
+
+    def runs(self, limit: int | None = None) -> list[Run]:
+        """Return the account's runs, newest first."""
+        cursor = self._db.execute(
+            f"SELECT {_RUN_COLUMNS} FROM runs WHERE vendor=? AND account=?"
+            " ORDER BY started_at DESC, run_id DESC LIMIT ?",
+            (self.vendor, self.account, -1 if limit is None else limit),
+        )
+        return [_run(row) for row in cursor]
+
+    def run(self, run_id: str) -> Run:
+        """Return one run of any account in this ledger.
+
+        Raises:
+            UnknownRun: when there is no such run.
+        """
+        return find_run(self._db, run_id)
+
+    # --- rows -----------------------------------------------------------------------------
+
+    def known(self, row_keys: Sequence[str]) -> dict[str, Known]:
+        """Return what the ledger knows of those row identities."""
+        found: dict[str, Known] = {}
         for start in range(0, len(row_keys), LOOKUP_BATCH):
             batch = list(row_keys[start : start + LOOKUP_BATCH])
             marks = ",".join("?" * len(batch))
             cursor = self._db.execute(
-                "SELECT row_key, content_hash, state, run_id, source_row, http_status, vendor_id,"
-                " message FROM rows WHERE vendor=? AND account=?"
+                f"SELECT {_KNOWN_COLUMNS} FROM rows WHERE vendor=? AND account=?"
                 f" AND row_key IN ({marks})",
-                [self._vendor, self._account, *batch],
+                [self.vendor, self.account, *batch],
             )
             for row in cursor:
-                found[row[0]] = Entry(row[0], row[1], LedgerState(row[2]), *row[3:])
+                found[row[0]] = _known(row)
         return found
 
-    def write(self, entries: Iterable[Entry]) -> None:
-        """Record entries durably (committed before this returns)."""
-        now = datetime.now(UTC).isoformat(timespec="milliseconds")
-        with self._db:
+    def plan(self, run_id: str, rows: Sequence[RunRow]) -> None:
+        """Record rows of a run as it reads them, each with its state so far."""
+        with self._transaction():
             self._db.executemany(
-                "INSERT OR REPLACE INTO rows VALUES (?,?,?,?,?,?,?,?,?,?,?)",
+                "INSERT OR REPLACE INTO run_rows VALUES (?,?,?,?,?,?,?,?,?,?)",
                 [
                     (
-                        self._vendor,
-                        self._account,
-                        entry.row_key,
-                        entry.content_hash,
-                        entry.state.value,
-                        entry.run_id,
-                        entry.source_row,
-                        entry.http_status,
-                        entry.vendor_id,
-                        entry.message,
-                        now,
+                        run_id,
+                        row.outcome.source_row,
+                        row.row_key,
+                        *_outcome_values(row.outcome),
+                        json.dumps(row.cells, ensure_ascii=False),
                     )
-                    for entry in entries
+                    for row in rows
                 ],
             )
 
+    def claim(self, run_id: str, claims: Sequence[Claim]) -> list[bool]:
+        """Commit the intent to send each row; return, per claim, whether it was won."""
+        won: list[bool] = []
+        with self._transaction():
+            for claim in claims:
+                current = self._state(claim.row_key)
+                if current is not claim.expected:
+                    won.append(False)
+                    continue
+                move(current, State.SENDING)
+                self._put(
+                    Known(
+                        claim.row_key,
+                        claim.content_hash,
+                        State.SENDING,
+                        Reason.CUT_SHORT,  # until settled: a run cut short while sending it
+                        run_id,
+                        claim.source_row,
+                    )
+                )
+                self._db.execute(
+                    "UPDATE run_rows SET state=?, reason=? WHERE run_id=? AND source_row=?",
+                    (State.SENDING.value, Reason.CUT_SHORT.value, run_id, claim.source_row),
+                )
+                won.append(True)
+        return won
+
+    def settle(self, run_id: str, settlements: Sequence[Settlement]) -> None:
+        """Commit row outcomes and what the account keeps of each identity."""
+        with self._transaction():
+            for each in settlements:
+                outcome = each.outcome
+                if each.kept is not None:
+                    move(self._state(each.row_key), each.kept)
+                    self._put(
+                        Known(
+                            each.row_key,
+                            each.content_hash,
+                            each.kept,
+                            outcome.reason,
+                            run_id,
+                            outcome.source_row,
+                            outcome.http_status,
+                            outcome.vendor_id,
+                            outcome.message,
+                        )
+                    )
+                self._db.execute(
+                    "UPDATE run_rows SET state=?, reason=?, message=?, http_status=?,"
+                    " vendor_id=?, attempts=? WHERE run_id=? AND source_row=?",
+                    (*_outcome_values(outcome), run_id, outcome.source_row),
+                )
+
+    def keep(self, entries: Sequence[Known]) -> None:
+        """Replace what the ledger knows of identities (a person's word, a doubt resolved).
+
+        Raises:
+            InvalidMove: when an entry's new state is not a lifecycle move from its old one.
+        """
+        with self._transaction():
+            for entry in entries:
+                current = self._state(entry.row_key)
+                if current is not entry.state:
+                    move(current, entry.state)
+                self._put(entry)
+
+    def run_rows(self, run_id: str) -> Iterator[RunRow]:
+        """Yield every recorded row of a run, in sheet order."""
+        cursor = self._db.execute(
+            "SELECT source_row, row_key, state, reason, message, http_status, vendor_id,"
+            " attempts, cells FROM run_rows WHERE run_id=? ORDER BY source_row",
+            (run_id,),
+        )
+        for source_row, key, state, reason, message, status, vendor_id, attempts, cells in cursor:
+            outcome = RowOutcome(
+                source_row, State(state), Reason(reason), message, status, vendor_id, attempts
+            )
+            yield RunRow(outcome, key, tuple(json.loads(cells)))
+
     def close(self) -> None:
-        """Close the database and release the run lock."""
-        self._db.close()
-        self._lock.close()
+        """Close the database and release the run lock; calling it again does nothing."""
+        db = getattr(self, "_db", None)
+        if db is not None:
+            db.close()
+            self._db = None  # type: ignore[assignment]
+        if self._lock is not None:
+            self._lock.close()
+            self._lock = None
+
+    # --- helpers --------------------------------------------------------------------------
+
+    @contextlib.contextmanager
+    def _transaction(self) -> Iterator[None]:
+        """Run a block in one immediate (write-locked) transaction, committed on exit."""
+        self._db.execute("BEGIN IMMEDIATE")
+        try:
+            yield
+        except BaseException:
+            self._db.execute("ROLLBACK")
+            raise
+        self._db.execute("COMMIT")
+
+    def _state(self, row_key: str) -> State | None:
+        row = self._db.execute(
+            "SELECT state FROM rows WHERE vendor=? AND account=? AND row_key=?",
+            (self.vendor, self.account, row_key),
+        ).fetchone()
+        return None if row is None else State(row[0])
+
+    def _put(self, entry: Known) -> None:
+        self._db.execute(
+            "INSERT OR REPLACE INTO rows VALUES (?,?,?,?,?,?,?,?,?,?,?,?)",
+            (
+                self.vendor,
+                self.account,
+                entry.row_key,
+                entry.content_hash,
+                entry.state.value,
+                entry.reason.value,
+                entry.run_id,
+                entry.source_row,
+                entry.http_status,
+                entry.vendor_id,
+                entry.message,
+                _now(),
+            ),
+        )
+
+
+def open_run(state_dir: Path, run_id: str, *, lock: bool) -> tuple[SqliteLedger, Run]:
+    """Open the ledger of the account that ran ``run_id``, and that run's history.
+
+    Raises:
+        UnknownRun: when the ledger holds no such run (or there is no ledger).
+        ConfigError: when the state directory cannot be read.
+    """
+    path = state_dir / LEDGER_FILE
+    if not path.is_file():
+        raise UnknownRun(f"no ledger in {state_dir}: give the --state the run used")
+    try:
+        db = sqlite3.connect(f"file:{path}?mode=ro", uri=True, timeout=30)
+    except sqlite3.Error as error:
+        raise ConfigError(f"cannot read the ledger in {state_dir}: {error}") from None
+    try:
+        run = find_run(db, run_id)
+    finally:
+        db.close()
+    return SqliteLedger(state_dir, vendor=run.vendor, account=run.account, lock=lock), run
+
+
+def find_run(db: sqlite3.Connection, run_id: str) -> Run:
+    """Return a run's history from an open ledger database.
+
+    Raises:
+        UnknownRun: when there is no such run.
+    """
+    try:
+        row = db.execute(f"SELECT {_RUN_COLUMNS} FROM runs WHERE run_id=?", (run_id,)).fetchone()
+        latest = db.execute("SELECT run_id FROM runs ORDER BY started_at DESC LIMIT 3").fetchall()
+    except sqlite3.Error:
+        row, latest = None, []
+    if row is None:
+        hint = ", ".join(each[0] for each in latest) or "none"
+        raise UnknownRun(f"no run {run_id!r} in this ledger (latest runs: {hint})")
+    return _run(row)
+
+
+def _outcome_values(outcome: RowOutcome) -> tuple[Any, ...]:
+    return (
+        outcome.state.value,
+        outcome.reason.value,
+        outcome.message,
+        outcome.http_status,
+        outcome.vendor_id,
+        outcome.attempts,
+    )
+
+
+def _known(row: Sequence[Any]) -> Known:
+    key, digest, state, reason, run_id, source_row, http_status, vendor_id, message = row
+    return Known(
+        key,
+        digest,
+        State(state),
+        Reason(reason),
+        run_id,
+        source_row,
+        http_status,
+        vendor_id,
+        message,
+    )
+
+
+def _run(row: Sequence[Any]) -> Run:
+    run_id, vendor, account, started, finished, ending, source, columns, arguments, totals = row
+    return Run(
+        run_id=run_id,
+        vendor=vendor,
+        account=account,
+        started_at=started,
+        finished_at=finished,
+        ending=ending,
+        source_file=source,
+        columns=tuple(json.loads(columns)),
+        arguments=json.loads(arguments),
+        totals=json.loads(totals),
+    )
+
+
+def _now() -> str:
+    return datetime.now(UTC).isoformat(timespec="milliseconds")
+
+
+def _private_dir(path: Path) -> None:
+    """Create ``path`` if needed, readable by its owner only when we created it."""
+    if not path.is_dir():
+        path.mkdir(parents=True, mode=0o700)
+        path.chmod(0o700)
+
+
+def _private_file(path: Path) -> None:
+    """Create ``path`` empty if missing, and make it readable by its owner only."""
+    os.close(os.open(path, os.O_CREAT | os.O_WRONLY, 0o600))
+    path.chmod(0o600)
+
+
+def _connect(path: Path) -> sqlite3.Connection:
+    _private_file(path)
+    db = sqlite3.connect(path, timeout=30, isolation_level=None)
+    db.execute("PRAGMA journal_mode=WAL")
+    db.execute("PRAGMA synchronous=FULL")
+    for suffix in ("-wal", "-shm"):
+        sidecar = path.with_name(path.name + suffix)
+        if sidecar.exists():
+            sidecar.chmod(0o600)
+    return db
 
 
 def _take_lock(path: Path, vendor: str, state_dir: Path) -> IO[str]:
+    _private_file(path)
     handle = path.open("a+")
     try:
         fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
@@ -172,7 +461,113 @@ def _take_lock(path: Path, vendor: str, state_dir: Path) -> IO[str]:
     return handle
 
 
-def content_hash(body: Mapping[str, Any]) -> str:
-    """Return a short, stable hash of a request body."""
-    canonical = json.dumps(body, sort_keys=True, ensure_ascii=False, separators=(",", ":"))
-    return hashlib.sha256(canonical.encode()).hexdigest()[:24]
+def is_locked(state_dir: Path, vendor: str) -> bool:
+    """Return whether a run of ``vendor`` holds the state directory's lock right now."""
+    path = state_dir / f"{vendor}.lock"
+    if not path.exists():
+        return False
+    with path.open("a+") as handle:
+        try:
+            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            return True
+        fcntl.flock(handle, fcntl.LOCK_UN)
+    return False
+
+
+# --- migrations -----------------------------------------------------------------------------
+
+
+def _migrate(db: sqlite3.Connection, state_dir: Path) -> None:
+    """Bring the ledger to ``SCHEMA_VERSION`` in place, one step per version, atomically.
+
+    Raises:
+        LedgerTooNew: when a newer importer wrote it.
+    """
+    version = db.execute("PRAGMA user_version").fetchone()[0]
+    if version > SCHEMA_VERSION:
+        raise LedgerTooNew(
+            f"the ledger in {state_dir} has schema version {version}, newer than this importer "
+            f"knows ({SCHEMA_VERSION}): upgrade importer, or give another --state"
+        )
+    if version == SCHEMA_VERSION:
+        return
+    db.execute("BEGIN IMMEDIATE")
+    try:
+        for step in MIGRATIONS[version:]:
+            step(db)
+        db.execute(f"PRAGMA user_version={SCHEMA_VERSION}")
+    except BaseException:
+        db.execute("ROLLBACK")
+        raise
+    db.execute("COMMIT")
+
+
+_OLD_STATES = {
+    "sending": (State.SENDING, Reason.CUT_SHORT),
+    "created": (State.CREATED, Reason.CREATED),
+    "conflicted": (State.CONFLICTED, Reason.ALREADY_EXISTS),
+    "rejected": (State.FAILED, Reason.VENDOR_REJECTED),
+    "retryable": (State.PLANNED, Reason.ABORTED),
+    "outcome_unknown": (State.UNKNOWN, Reason.OUTCOME_UNKNOWN),
+}
+"""The states of the unversioned ledger (0.1), in the lifecycle's words."""
+
+_PRECEDENCE = (
+    State.CREATED,
+    State.CONFLICTED,
+    State.UNKNOWN,
+    State.SENDING,
+    State.FAILED,
+    State.PLANNED,
+)
+"""When two old accounts merge into one, the entry that says most about the vendor wins."""
+
+
+def _from_unversioned(db: sqlite3.Connection) -> None:
+    """Version 0 → 1: lifecycle states with reasons, accounts without credentials, run history.
+
+    The old account was ``<base url>|<credential fingerprint>``; rotating a key started a new
+    one. Entries of accounts that are now one are merged, keeping the one that says most.
+    """
+    has_rows = db.execute(
+        "SELECT 1 FROM sqlite_master WHERE type='table' AND name='rows'"
+    ).fetchone()
+    if not has_rows:
+        _create(db)
+        return
+    db.execute("ALTER TABLE rows RENAME TO rows_unversioned")
+    _create(db)
+    merged: dict[tuple[str, str, str], tuple[Any, ...]] = {}
+    for row in db.execute("SELECT * FROM rows_unversioned"):
+        vendor, account, key, digest, state, *rest = row
+        new_state, reason = _OLD_STATES.get(state, (State.UNKNOWN, Reason.OUTCOME_UNKNOWN))
+        url = account.rsplit("|", 1)[0]
+        entry = (
+            vendor,
+            account_of(url),
+            key,
+            digest,
+            new_state.value,
+            reason.value,
+            *rest,
+        )
+        slot = (vendor, entry[1], key)
+        if slot not in merged or _rank(entry) < _rank(merged[slot]):
+            merged[slot] = entry
+    db.executemany("INSERT INTO rows VALUES (?,?,?,?,?,?,?,?,?,?,?,?)", list(merged.values()))
+    db.execute("DROP TABLE rows_unversioned")
+
+
+def _rank(entry: tuple[Any, ...]) -> int:
+    return _PRECEDENCE.index(State(entry[4]))
+
+
+def _create(db: sqlite3.Connection) -> None:
+    for statement in SCHEMA.split(";"):
+        if statement.strip():
+            db.execute(statement)
+
+
+MIGRATIONS: tuple[Callable[[sqlite3.Connection], None], ...] = (_from_unversioned,)
+"""Step ``n`` takes a ledger from version ``n`` to ``n + 1``."""

@@ -29,8 +29,9 @@ from importer.contracts.contract import Contract, RateLimit, load_contract
 from importer.dedupe import Deduper
 from importer.errors import ConfigError, MappingError
 from importer.ledger.books import Bookkeeper
+from importer.ledger.interface import Ledger, Run
 from importer.ledger.sqlite import SqliteLedger
-from importer.lifecycle import Reason, RowOutcome, Status, Totals
+from importer.lifecycle import Reason, RowOutcome, State, account_of
 from importer.mapping import MappingPlan, apply_mapping, load_mapping_file, plan_mapping
 from importer.payload import build_records
 from importer.pipeline.progress import NullObserver, Observer
@@ -38,6 +39,7 @@ from importer.push.auth import Credentials, credentials_from_env
 from importer.push.throttle import Throttle
 from importer.push.workers import Pusher, PushSettings
 from importer.read import Chunk, Sheet, open_sheet
+from importer.report.totals import Totals
 from importer.report.writer import ReportFiles, ReportWriter
 from importer.sandbox import EmbeddedSandbox
 from importer.validate import build_schema, validate_chunk
@@ -61,8 +63,8 @@ class RunConfig:
     extras_to_open_object: bool = False
     resend_rejected: bool = False
     """Send again rows the vendor refused in an earlier run, even unchanged."""
-    resend_unknown: bool = False
-    """Send again rows whose outcome was unknown (a person checked the vendor lacks them)."""
+    account: str | None = None
+    """Name of the vendor account in the ledger; default: the vendor's normalized base URL."""
     rate_limit: RateLimit | None = None
     """A client-side limit that replaces the vendor's documented one."""
     chunk_rows: int = 5_000
@@ -88,15 +90,12 @@ class RunResult:
 
 @dataclass(frozen=True, slots=True)
 class Target:
-    """Where a run sends, as whom, and the ledger account that identifies the pair."""
+    """Where a run sends, as whom, and the vendor account the ledger knows it by."""
 
     base_url: str
     credentials: Credentials
-
-    @property
-    def account(self) -> str:
-        """Return the ledger's account: base URL and credential fingerprint, never a secret."""
-        return f"{safe_url(self.base_url)}|{self.credentials.fingerprint}"
+    account: str
+    """The user's name for the account, else the normalized base URL; never a secret."""
 
 
 @dataclass(slots=True)
@@ -130,9 +129,10 @@ def run_import(
     _check_constants(plan, contract, schema)
     run_id = _run_id()
     with ExitStack() as resources:
-        report = ReportWriter(config.out_dir, sheet.columns)
-        resources.callback(report.abort)
         target = _connect(config, contract, env, resources, observer)
+        ledger = _open_ledger(config, contract, target, resources) if target else None
+        report = ReportWriter(config.out_dir, sheet.columns, run_id=run_id)
+        resources.callback(report.abort)
         stages = _Stages(
             contract=contract,
             plan=plan,
@@ -144,8 +144,9 @@ def run_import(
             report=report,
             observer=observer,
         )
-        if target is not None:
-            _wrap_push(stages, config, target, run_id, resources)
+        if target is not None and ledger is not None:
+            ledger.begin_run(_history(config, contract, sheet, run_id, ledger.account))
+            _wrap_push(stages, config, target, run_id, ledger)
         stream_started = time.monotonic()
         observer.started(sheet.estimated_rows())
         aborted = asyncio.run(_stream(config, sheet, stages, target))
@@ -168,7 +169,43 @@ def run_import(
             "stream": round(finished - stream_started, 3),
         }
         files = report.finish(meta)
+        if ledger is not None:
+            ending = "aborted" if aborted else "finished"
+            ledger.end_run(run_id, ending=ending, totals=report.totals.as_dict())
     return RunResult(run_id, report.totals, files, aborted)
+
+
+def _history(config: RunConfig, contract: Contract, sheet: Sheet, run_id: str, account: str) -> Run:
+    """Return the ledger's record of this run: what was asked, never a secret."""
+    return Run(
+        run_id=run_id,
+        vendor=contract.id,
+        account=account,
+        started_at=datetime.now(UTC).isoformat(timespec="milliseconds"),
+        source_file=str(config.sheet_path.resolve()),
+        columns=tuple(sheet.columns),
+        arguments=_arguments(config),
+    )
+
+
+def _arguments(config: RunConfig) -> dict[str, Any]:
+    """Return the run's settings as plain values (the config holds no secret)."""
+    settings = {
+        name: getattr(config, name)
+        for name in RunConfig.__dataclass_fields__
+        if name not in ("push", "rate_limit", "base_url")
+    }
+    settings["base_url"] = safe_url(config.base_url) if config.base_url else None
+    settings["rate_limit"] = (
+        f"{config.rate_limit.requests}/{config.rate_limit.per_seconds:g}s"
+        if config.rate_limit
+        else None
+    )
+    settings["concurrency"] = config.push.concurrency
+    settings["time_budget_seconds"] = config.push.max_run_seconds
+    return {
+        key: str(value) if isinstance(value, Path) else value for key, value in settings.items()
+    }
 
 
 def _plan(config: RunConfig) -> tuple[Contract, Sheet, MappingPlan]:
@@ -189,23 +226,24 @@ def _plan(config: RunConfig) -> tuple[Contract, Sheet, MappingPlan]:
     return contract, sheet, plan
 
 
-def _wrap_push(
-    stages: _Stages, config: RunConfig, target: Target, run_id: str, resources: ExitStack
-) -> None:
-    """Give push its wrappers: the ledger's bookkeeping and the throttle."""
+def _open_ledger(
+    config: RunConfig, contract: Contract, target: Target, resources: ExitStack
+) -> Ledger:
+    """Open the account's ledger and take the vendor's run lock, before anything is written."""
     state_dir = config.state_dir or default_state_dir()
     if config.use_sandbox and config.state_dir is None:
         # The embedded sandbox forgets its records when the run ends; so does its ledger.
         state_dir = Path(resources.enter_context(tempfile.TemporaryDirectory(prefix="importer-")))
-    ledger = SqliteLedger(state_dir, vendor=stages.contract.id, account=target.account)
+    ledger = SqliteLedger(state_dir, vendor=contract.id, account=target.account)
     resources.callback(ledger.close)
-    stages.bookkeeper = Bookkeeper(
-        ledger,
-        contract=stages.contract,
-        run_id=run_id,
-        resend_rejected=config.resend_rejected,
-        resend_unknown=config.resend_unknown,
-    )
+    return ledger
+
+
+def _wrap_push(
+    stages: _Stages, config: RunConfig, target: Target, run_id: str, ledger: Ledger
+) -> None:
+    """Give push its wrappers: the ledger's bookkeeping and the throttle."""
+    stages.bookkeeper = Bookkeeper(ledger, run_id=run_id, resend_rejected=config.resend_rejected)
     stages.throttle = Throttle(
         limits=client_rate_limits(config, stages.contract, target.base_url),
         max_concurrency=config.push.concurrency,
@@ -270,14 +308,16 @@ def _connect(
         sandbox = resources.enter_context(EmbeddedSandbox(contract))
         observer.note(f"embedded sandbox for {contract.id} at {sandbox.base_url}")
         fallback = contract.auth.sandbox_credentials
-        return Target(sandbox.base_url, credentials_from_env(contract, env, fallback=fallback))
+        credentials = credentials_from_env(contract, env, fallback=fallback)
+        return Target(sandbox.base_url, credentials, config.account or account_of(sandbox.base_url))
     base_url = config.base_url or contract.production_url
     if not base_url:
         raise ConfigError(f"{contract.id} has no production URL: give --base-url or --sandbox")
     parts = urlsplit(base_url)
     if parts.scheme not in ("http", "https") or not parts.hostname:
         raise ConfigError(f"--base-url {base_url!r} is not an http(s) URL like https://host")
-    return Target(base_url, credentials_from_env(contract, env))
+    credentials = credentials_from_env(contract, env)
+    return Target(base_url, credentials, config.account or account_of(base_url))
 
 
 async def _stream(
@@ -339,16 +379,16 @@ async def _process(chunk: Chunk, stages: _Stages) -> dict[int, RowOutcome]:
     outcomes: dict[int, RowOutcome] = {}
     frame = chunk.frame.drop(index=list(chunk.malformed))
     for row, message in chunk.malformed.items():
-        outcomes[row] = RowOutcome(row, Status.FAILED, Reason.MALFORMED_ROW, message)
+        outcomes[row] = RowOutcome(row, State.FAILED, Reason.MALFORMED_ROW, message)
     mapped = apply_mapping(frame, stages.plan, stages.contract)
     validated = validate_chunk(mapped, stages.schema)
     for row, message in validated.failures.items():
-        outcomes[row] = RowOutcome(row, Status.FAILED, Reason.VALIDATION, message)
+        outcomes[row] = RowOutcome(row, State.FAILED, Reason.VALIDATION, message)
     deduped = stages.deduper.split(validated.valid)
     for row, kept in deduped.duplicates.items():
         outcomes[row] = RowOutcome(
             row,
-            Status.DUPLICATE,
+            State.DUPLICATE,
             Reason.DUPLICATE_IN_FILE,
             f"same key as row {kept}, which was kept",
         )
@@ -358,7 +398,7 @@ async def _process(chunk: Chunk, stages: _Stages) -> dict[int, RowOutcome]:
             (
                 record.source_row,
                 RowOutcome(
-                    record.source_row, Status.SKIPPED, Reason.DRY_RUN, "dry run: valid, not sent"
+                    record.source_row, State.SKIPPED, Reason.DRY_RUN, "dry run: valid, not sent"
                 ),
             )
             for record in records
@@ -366,10 +406,9 @@ async def _process(chunk: Chunk, stages: _Stages) -> dict[int, RowOutcome]:
         stages.observer.rows_done(outcomes.values())
         return outcomes
     keys = stages.deduper.keys(deduped.kept)
-    to_send, settled = stages.bookkeeper.triage(
-        records, dict(zip(keys.index.tolist(), keys.tolist(), strict=True))
+    to_send, outcomes = stages.bookkeeper.record(
+        chunk.frame, outcomes, records, dict(zip(keys.index.tolist(), keys.tolist(), strict=True))
     )
-    outcomes.update(settled)
     stages.observer.rows_done(outcomes.values())
     outcomes.update(await stages.pusher.push(to_send))
     return outcomes
@@ -391,6 +430,7 @@ def _meta(
         "vendor": contract.id,
         "endpoint": f"{contract.method} {contract.path}",
         "base_url": safe_url(base_url) if base_url else None,
+        "account": target.account if target else None,
         "state_dir": _state_dir_shown(config, target),
         "sandbox": config.use_sandbox,
         "dry_run": config.dry_run,

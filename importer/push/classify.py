@@ -5,12 +5,15 @@ Push never looks at a status code itself: it asks ``classify_response`` or
 to do next:
 
     CREATED           2xx: the vendor stored the record
-    CONFLICT          the vendor already holds it (409 for these vendors)
+    CONFLICT          the vendor already holds it (409, or an answer the contract lists
+                      under ``already_exists``, such as org-console's 422 already_exists)
     REJECTED          other 4xx: the vendor refused this row; do not retry
     FATAL             401/403: the credential is refused; stop the run
     RETRY_SAFE        never processed (connect error, 408, 429, 503 with Retry-After): retry
     MAYBE_PROCESSED   perhaps stored (read timeout, reset after sending, other 5xx): re-send
-                      only where the vendor detects duplicates (contract ``resend_is_safe``)
+                      only where the vendor detects a duplicate of that very row
+                      (``lifecycle.resend_is_safe`` over the contract's
+                      ``duplicates_detected_by``)
 """
 
 from __future__ import annotations
@@ -18,36 +21,12 @@ from __future__ import annotations
 import email.utils
 import json
 import time
-from dataclasses import dataclass
-from enum import StrEnum
 from typing import Any
 
 import httpx
 
 from importer.contracts.contract import Contract
-
-
-class Verdict(StrEnum):
-    """What an answer means for the row and for the run."""
-
-    CREATED = "created"
-    CONFLICT = "conflict"
-    REJECTED = "rejected"
-    FATAL = "fatal"
-    RETRY_SAFE = "retry_safe"
-    MAYBE_PROCESSED = "maybe_processed"
-
-
-@dataclass(frozen=True, slots=True)
-class Answer:
-    """One attempt's outcome, classified."""
-
-    verdict: Verdict
-    message: str
-    http_status: int | None = None
-    vendor_id: str | None = None
-    retry_after: float | None = None
-
+from importer.lifecycle import Answer, Verdict
 
 NOT_SENT_ERRORS = (
     httpx.ConnectError,
@@ -66,7 +45,7 @@ def classify_response(
     if status in contract.created_statuses or 200 <= status < 300:
         return Answer(Verdict.CREATED, "", status, _vendor_id(parsed, contract.id_field))
     message = vendor_message(status, parsed, body, contract)
-    if status in contract.conflict_statuses:
+    if status in contract.conflict_statuses or _says_already_exists(status, parsed, contract):
         return Answer(Verdict.CONFLICT, message, status)
     if status in contract.fatal_statuses:
         return Answer(Verdict.FATAL, message, status)
@@ -76,6 +55,23 @@ def classify_response(
     if status >= 500:
         return Answer(Verdict.MAYBE_PROCESSED, message, status)
     return Answer(Verdict.REJECTED, message, status)
+
+
+def _says_already_exists(status: int, parsed: Any, contract: Contract) -> bool:
+    """Return whether an error answer is one the contract lists as "already exists"."""
+    spec = contract.error_body
+    entries = _dig(parsed, spec.errors) if spec.errors else None
+    if not isinstance(entries, list):
+        return False
+    said = {
+        (entry.get(spec.error_field), entry.get(spec.error_message))
+        for entry in entries
+        if isinstance(entry, dict)
+    }
+    return any(
+        known.status == status and (known.field, known.message) in said
+        for known in contract.already_exists
+    )
 
 
 def classify_transport_error(error: httpx.TransportError) -> Answer:

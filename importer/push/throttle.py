@@ -18,9 +18,8 @@ from collections.abc import Sequence
 from aiolimiter import AsyncLimiter
 
 from importer.contracts.contract import RateLimit
-from importer.lifecycle import RowOutcome
+from importer.lifecycle import Answer, RowOutcome
 from importer.payload import Record
-from importer.push.classify import Answer
 
 DEFAULT_PAUSE_SECONDS = 1.0
 DECREASE = 0.85

@@ -25,10 +25,10 @@ from tenacity import AsyncRetrying, RetryCallState, retry_if_result
 from tenacity.wait import wait_exponential_jitter
 
 from importer.contracts.contract import Contract
-from importer.lifecycle import Reason, RowOutcome, Status
+from importer.lifecycle import Answer, Reason, RowOutcome, Verdict, judge, may_send_again
 from importer.payload import Record
 from importer.push.auth import Credentials, auth_headers
-from importer.push.classify import Answer, Verdict, classify_response, classify_transport_error
+from importer.push.classify import classify_response, classify_transport_error
 
 USER_AGENT = "importer/0.1"
 
@@ -173,13 +173,13 @@ class Pusher:
             self.stop(Reason.DEFERRED, "the run's time budget ran out before it was sent")
         if self.stopped is None:
             content = json.dumps(record.body, ensure_ascii=False, separators=(",", ":")).encode()
-            await self._retrying(answers)(self._attempt, client, record, content, answers)
-        outcome = self._outcome(record.source_row, answers)
+            await self._retrying(record, answers)(self._attempt, client, record, content, answers)
+        outcome = self._outcome(record, answers)
         for hook in self._hooks:
             outcome = hook.settle(record, outcome, answers)
         return outcome
 
-    def _retrying(self, answers: Sequence[Answer]) -> AsyncRetrying:
+    def _retrying(self, record: Record, answers: Sequence[Answer]) -> AsyncRetrying:
         started = time.monotonic()
 
         def give_up(state: RetryCallState) -> bool:
@@ -200,7 +200,11 @@ class Pusher:
         return AsyncRetrying(
             stop=give_up,
             wait=self._wait,
-            retry=retry_if_result(self._should_retry),
+            retry=retry_if_result(
+                lambda answer: (
+                    answer is not None and may_send_again(answer, resend_safe=record.resend_safe)
+                )
+            ),
             retry_error_callback=lambda state: None,
         )
 
@@ -242,13 +246,6 @@ class Pusher:
             response.status_code, response.headers, response.content, self._contract
         )
 
-    def _should_retry(self, answer: Answer | None) -> bool:
-        if answer is None:
-            return False
-        if answer.verdict is Verdict.RETRY_SAFE:
-            return True
-        return answer.verdict is Verdict.MAYBE_PROCESSED and self._contract.resend_is_safe
-
     def _wait(self, state: RetryCallState) -> float:
         backoff = self._backoff(state)
         answer = state.outcome.result() if state.outcome and not state.outcome.failed else None
@@ -256,80 +253,24 @@ class Pusher:
             return max(backoff, min(answer.retry_after, self._settings.retry_after_cap_seconds))
         return backoff
 
-    def _outcome(self, source_row: int, answers: list[Answer]) -> RowOutcome:
+    def _outcome(self, record: Record, answers: list[Answer]) -> RowOutcome:
         last = answers[-1] if answers else None
-        if last is not None and not self._heard_from_vendor and self._should_retry(last):
+        if (
+            last is not None
+            and not self._heard_from_vendor
+            and may_send_again(last, resend_safe=record.resend_safe)
+        ):
             self.stop(
                 Reason.ABORTED,
                 f"cannot reach the vendor at {self._base_url} ({last.message}); check --base-url "
                 "and the network",
             )
-        if (
-            last is None
-            or last.verdict is Verdict.FATAL
-            or (self.stopped is not None and self._should_retry(last))
-        ):
-            return self._not_sent(source_row, answers)
-        status, reason, message = self._judge(last, answers)
-        return RowOutcome(
-            source_row,
-            status,
-            reason,
-            message,
-            http_status=last.http_status,
-            vendor_id=last.vendor_id,
-            attempts=len(answers),
+        stopped = self.stopped
+        return judge(
+            record.source_row,
+            answers,
+            resend_safe=record.resend_safe,
+            resent_doubt=record.resent_doubt,
+            stopped=(stopped.reason, stopped.message) if stopped else None,
+            heard_from_vendor=self._heard_from_vendor,
         )
-
-    def _judge(self, answer: Answer, answers: list[Answer]) -> tuple[Status, Reason, str]:
-        """Return the status, reason and message of a record's last answer."""
-        if answer.verdict is Verdict.CREATED:
-            return Status.CREATED, Reason.CREATED, ""
-        if answer.verdict is Verdict.CONFLICT:
-            if _maybe_sent(answers[:-1]):
-                return (
-                    Status.CONFLICTED,
-                    Reason.CREATED_BY_EARLIER_ATTEMPT,
-                    (
-                        f"{answer.message} (an earlier attempt of this run got no answer; "
-                        "it created this record)"
-                    ),
-                )
-            return Status.CONFLICTED, Reason.ALREADY_EXISTS, answer.message
-        if answer.verdict is Verdict.REJECTED:
-            return Status.FAILED, Reason.VENDOR_REJECTED, answer.message
-        if _maybe_sent(answers) and not self._contract.resend_is_safe:
-            return (
-                Status.FAILED,
-                Reason.OUTCOME_UNKNOWN,
-                (
-                    f"{answer.message}; the vendor may have stored it and cannot detect a re-send: "
-                    "check at the vendor before sending it again"
-                ),
-            )
-        return (
-            Status.FAILED,
-            Reason.RETRIES_EXHAUSTED,
-            (f"gave up after {len(answers)} attempts: {answer.message}"),
-        )
-
-    def _not_sent(self, source_row: int, answers: list[Answer]) -> RowOutcome:
-        stopped = self.stopped or StopReason(Reason.ABORTED, "the run stopped")
-        last = answers[-1] if answers else None
-        if last is not None and last.verdict is not Verdict.FATAL and self._heard_from_vendor:
-            what = f"no final answer after {len(answers)} attempt(s), last: {last.message}"
-        else:
-            what = "not sent"
-        return RowOutcome(
-            source_row,
-            Status.SKIPPED,
-            stopped.reason,
-            f"{what}; {stopped.message}; a re-run sends it",
-            http_status=last.http_status if last else None,
-            attempts=len(answers),
-        )
-
-
-def _maybe_sent(answers: Sequence[Answer]) -> bool:
-    """Return whether any answer leaves open that the vendor stored the record."""
-    return any(answer.verdict is Verdict.MAYBE_PROCESSED for answer in answers)

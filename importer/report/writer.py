@@ -1,62 +1,50 @@
-"""Write the reconciliation report: rows.csv as chunks finish, then summary.json and report.xlsx.
+"""Write the reconciliation report, so that what ``--out`` holds is never a lie.
 
 ``rows.csv`` is streamed while the run goes, one line per input row, so a run of a million rows
-never holds its report in memory. ``finish`` then writes ``summary.json`` and builds
-``report.xlsx`` by streaming ``rows.csv`` back into one sheet per status.
+never holds its report in memory; ``finish`` then writes ``summary.json``, builds
+``report.xlsx`` from ``rows.csv``, and, when some rows' outcome is unknown, ``unknown.csv`` for
+a person to fill in and pass to ``importer settle``.
 
-Every cell we write is defused against CSV injection (OWASP): a value that a spreadsheet app
-would read as a formula gets a leading single quote. Callers keep their original data.
+Every file is written aside, in a hidden folder of the run, and moved into place only when
+complete. While a run writes, ``INCOMPLETE.txt`` says so; a run killed before it finished
+leaves that note and the last complete report beside it. A lock file keeps two runs from
+writing into one folder at once.
+
+Every cell is defused against CSV injection (``cells.neutralize``); callers keep their data.
 """
 
 from __future__ import annotations
 
 import csv
+import fcntl
 import json
+import os
+import shutil
 import time
-from collections.abc import Iterable, Iterator, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import IO, Any
 
 import pandas as pd
-from openpyxl import Workbook
-from openpyxl.cell import WriteOnlyCell
-from openpyxl.cell.cell import ERROR_CODES, ILLEGAL_CHARACTERS_RE
-from openpyxl.styles import Font, PatternFill
-from openpyxl.utils import get_column_letter
 
 from importer.errors import ConfigError
-from importer.lifecycle import SOURCE_ROW, Reason, RowOutcome, Status, Totals
+from importer.lifecycle import SOURCE_ROW, Reason, RowOutcome
+from importer.report.cells import csv_text, neutralize
+from importer.report.totals import Totals
+from importer.report.xlsx import write_xlsx
 
 REPORT_COLUMNS = (SOURCE_ROW, "status", "reason", "message", "http_status", "vendor_id", "attempts")
 """The columns rows.csv puts before the sheet's own columns."""
 
-STATUS_ORDER = (
-    Status.CREATED,
-    Status.CONFLICTED,
-    Status.FAILED,
-    Status.DUPLICATE,
-    Status.SKIPPED,
-)
-"""The order of the per-status sheets in report.xlsx."""
+UNKNOWN_COLUMNS = ("found", "vendor_id", "run_id", SOURCE_ROW, "message")
+"""The columns unknown.csv puts before the sheet's own: a person fills ``found``."""
 
-EXCEL_MAX_ROWS = 1_048_576
-"""Rows per sheet that Excel can open, header included."""
-
-EXCEL_MAX_CHARS = 32_767
-"""Characters per cell that Excel can hold."""
-
-WIDTH_SAMPLE_ROWS = 200
-"""Rows per sheet looked at to size its columns."""
-
-MIN_WIDTH, MAX_WIDTH = 8, 60
-
-_FORMULA_TRIGGERS = ("=", "+", "-", "@", "\t", "\r")
-_NUMERIC_COLUMNS = frozenset({0, 4, 6})  # source_row, http_status, attempts
-_STATUS_COLUMN = 1
-_SUMMARY_HEADER = ("Field", "Value")
-_HEADER_FONT = Font(bold=True)
-_HEADER_FILL = PatternFill(fill_type="solid", fgColor="DDEBF7")
+INCOMPLETE = "INCOMPLETE.txt"
+LOCK = ".importer.lock"
+FILES = ("rows.csv", "unknown.csv", "report.xlsx", "summary.json")
+"""The report's files, in the order they are moved into place (the summary last)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -66,36 +54,38 @@ class ReportFiles:
     summary_json: Path
     rows_csv: Path
     report_xlsx: Path
-
-
-def neutralize(value: str) -> str:
-    """Prefix a value a spreadsheet app would run as a formula with a single quote.
-
-    Args:
-        value: A cell value as it will be written.
-
-    Returns:
-        The value, with a leading ``'`` if it starts with ``= + - @``, tab or carriage return.
-    """
-    return "'" + value if value.startswith(_FORMULA_TRIGGERS) else value
+    unknown_csv: Path | None = None
+    """The rows a person should check at the vendor (only when there are some)."""
 
 
 class ReportWriter:
-    """Stream the per-row report to disk as chunks finish."""
+    """Stream the per-row report aside as chunks finish, and move it into place when done."""
 
-    def __init__(self, out_dir: Path, columns: Sequence[str]) -> None:
-        """Create ``out_dir`` and start ``rows.csv`` with its header.
+    def __init__(self, out_dir: Path, columns: Sequence[str], *, run_id: str) -> None:
+        """Lock ``out_dir``, say a run is writing there, and start ``rows.csv`` aside.
 
         Args:
             out_dir: The folder for the report files; created with its parents if missing.
             columns: The original sheet columns, in order, as every chunk will carry them.
+            run_id: The run whose report this is.
 
         Raises:
-            ConfigError: when the folder cannot be created or written.
+            ConfigError: when the folder cannot be written, or another run is writing there.
         """
+        self._out_dir = out_dir
+        self._run_id = run_id
+        self._columns = list(columns)
+        self._totals = Totals()
+        self._unknown: tuple[IO[str], Any] | None = None
         try:
             out_dir.mkdir(parents=True, exist_ok=True)
-            self._file: IO[str] | None = (out_dir / "rows.csv").open(
+            self._lock: IO[str] | None = _lock(out_dir)
+            for stale in out_dir.glob(".run-*"):  # left by a run that was killed
+                shutil.rmtree(stale, ignore_errors=True)
+            self._work = out_dir / f".run-{run_id}"
+            self._work.mkdir()
+            _write_incomplete(out_dir, run_id)
+            self._file: IO[str] | None = (self._work / "rows.csv").open(
                 "w", encoding="utf-8-sig", newline=""
             )
         except OSError as error:
@@ -103,9 +93,6 @@ class ReportWriter:
                 f"cannot write the report into {out_dir}: {error.strerror}; give --out a folder "
                 "you can write to"
             ) from None
-        self._out_dir = out_dir
-        self._columns = list(columns)
-        self._totals = Totals()
         self._csv = csv.writer(self._file, quoting=csv.QUOTE_MINIMAL)
         self._csv.writerow([*REPORT_COLUMNS, *(neutralize(c) for c in self._columns)])
 
@@ -117,8 +104,6 @@ class ReportWriter:
     def write(self, frame: pd.DataFrame, outcomes: Mapping[int, RowOutcome]) -> None:
         """Append one line per row of ``frame``, in frame order, with that row's outcome.
 
-        Outcomes for rows not in ``frame`` are ignored; nothing is written if a row lacks one.
-
         Args:
             frame: A chunk indexed by ``source_row`` whose columns are the writer's ``columns``.
             outcomes: The outcome of each row, keyed by source row.
@@ -127,8 +112,6 @@ class ReportWriter:
             ValueError: If a row has no outcome or the frame's columns differ from ``columns``.
             RuntimeError: If the writer was already finished or aborted.
         """
-        if self._file is None:
-            raise RuntimeError("the report is already closed")
         if list(frame.columns) != self._columns:
             raise ValueError(f"chunk columns {list(frame.columns)} differ from {self._columns}")
         rows = [int(row) for row in frame.index]
@@ -136,47 +119,130 @@ class ReportWriter:
         if missing:
             raise ValueError(f"no outcome for source rows {missing[:10]} ({len(missing)} in all)")
         for row, values in zip(rows, frame.itertuples(index=False, name=None), strict=True):
-            self._csv.writerow([*_outcome_fields(outcomes[row]), *map(_csv_text, values)])
-        self._totals.add(outcomes[row] for row in rows)
+            self.write_row(outcomes[row], values)
 
-    def finish(self, meta: Mapping[str, Any]) -> ReportFiles:
-        """Close rows.csv, then write report.xlsx and summary.json (which times the former).
-
-        Args:
-            meta: Facts about the run (run id, vendor, source file, durations...) for the summary.
-
-        Returns:
-            The paths of the three report files.
+    def write_row(self, outcome: RowOutcome, values: Sequence[object]) -> None:
+        """Append one row's line: its outcome, then its cells as the sheet had them.
 
         Raises:
             RuntimeError: If the writer was already finished or aborted.
         """
         if self._file is None:
             raise RuntimeError("the report is already closed")
-        self._close()
-        files = ReportFiles(
-            summary_json=self._out_dir / "summary.json",
-            rows_csv=self._out_dir / "rows.csv",
-            report_xlsx=self._out_dir / "report.xlsx",
-        )
+        texts = [csv_text(value) for value in values]
+        self._csv.writerow([*_outcome_fields(outcome), *texts])
+        self._totals.add((outcome,))
+        if outcome.reason is Reason.OUTCOME_UNKNOWN:
+            self._unknown_writer().writerow(
+                ["", "", self._run_id, outcome.source_row, neutralize(outcome.message), *texts]
+            )
+
+    def finish(self, meta: Mapping[str, Any]) -> ReportFiles:
+        """Complete the report aside, then move each file into place and drop the note.
+
+        Args:
+            meta: Facts about the run (run id, vendor, source file, durations...) for the summary.
+
+        Returns:
+            The paths of the report files.
+
+        Raises:
+            RuntimeError: If the writer was already finished or aborted.
+        """
+        if self._file is None:
+            raise RuntimeError("the report is already closed")
+        self._close_files()
         started = time.monotonic()
-        _write_xlsx(files.report_xlsx, files.rows_csv, meta, self._totals)
+        write_xlsx(self._work / "report.xlsx", self._work / "rows.csv", meta, self._totals)
         durations = dict(meta.get("durations_seconds", {}))
         durations["report_xlsx"] = round(time.monotonic() - started, 3)
         _write_summary_json(
-            files.summary_json, {**meta, "durations_seconds": durations}, self._totals
+            self._work / "summary.json", {**meta, "durations_seconds": durations}, self._totals
         )
-        return files
+        for name in FILES:
+            done = self._work / name
+            if done.exists():
+                done.replace(self._out_dir / name)
+            else:  # an older run's file would be taken for this run's
+                (self._out_dir / name).unlink(missing_ok=True)
+        self._cleanup()
+        (self._out_dir / INCOMPLETE).unlink(missing_ok=True)
+        unknown = self._out_dir / "unknown.csv"
+        return ReportFiles(
+            summary_json=self._out_dir / "summary.json",
+            rows_csv=self._out_dir / "rows.csv",
+            report_xlsx=self._out_dir / "report.xlsx",
+            unknown_csv=unknown if unknown.exists() else None,
+        )
 
     def abort(self) -> None:
-        """Close rows.csv without writing the summary; calling it again does nothing."""
-        self._close()
+        """Drop the unfinished files, leaving the note that the run was cut short."""
+        self._close_files()
+        self._cleanup()
 
-    def _close(self) -> None:
-        """Close rows.csv if it is still open."""
+    def _unknown_writer(self) -> Any:
+        if self._unknown is None:
+            handle = (self._work / "unknown.csv").open("w", encoding="utf-8-sig", newline="")
+            writer = csv.writer(handle, quoting=csv.QUOTE_MINIMAL)
+            writer.writerow([*UNKNOWN_COLUMNS, *(neutralize(c) for c in self._columns)])
+            self._unknown = (handle, writer)
+        return self._unknown[1]
+
+    def _close_files(self) -> None:
         if self._file is not None:
             self._file.close()
             self._file = None
+        if self._unknown is not None:
+            self._unknown[0].close()
+            self._unknown = None
+
+    def _cleanup(self) -> None:
+        shutil.rmtree(self._work, ignore_errors=True)
+        if self._lock is not None:
+            self._lock.close()
+            self._lock = None
+
+
+def _lock(out_dir: Path) -> IO[str]:
+    handle = (out_dir / LOCK).open("a+")
+    try:
+        fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        handle.close()
+        raise ConfigError(
+            f"another run is writing its report into {out_dir}; wait for it, or give --out "
+            "another folder"
+        ) from None
+    return handle
+
+
+def _write_incomplete(out_dir: Path, run_id: str) -> None:
+    """Say, in a file of its own, that a run is writing here (and was cut short if it stays)."""
+    previous = _summary_run(out_dir / "summary.json")
+    beside = (
+        f"The other files here are the complete report of run {previous}."
+        if previous
+        else "No complete report of an earlier run is here."
+    )
+    text = (
+        f"Run {run_id} started writing its report here at "
+        f"{datetime.now(UTC).isoformat(timespec='seconds')}.\n"
+        "If no importer is running, that run was cut short before its report was complete.\n"
+        f"{beside}\n"
+        "Rebuild the cut-short run's report from the ledger with:\n"
+        f"  importer report --run {run_id} --out FOLDER [--state STATE_DIR]\n"
+    )
+    temporary = out_dir / f".{INCOMPLETE}.{os.getpid()}"
+    temporary.write_text(text, encoding="utf-8")
+    temporary.replace(out_dir / INCOMPLETE)
+
+
+def _summary_run(path: Path) -> str | None:
+    try:
+        run_id = json.loads(path.read_text(encoding="utf-8")).get("run_id")
+    except (OSError, ValueError, AttributeError):
+        return None
+    return str(run_id) if run_id else None
 
 
 def _outcome_fields(outcome: RowOutcome) -> list[str | int]:
@@ -192,225 +258,8 @@ def _outcome_fields(outcome: RowOutcome) -> list[str | int]:
     ]
 
 
-def _csv_text(value: object) -> str:
-    """Return a sheet value as defused text; a missing value becomes empty."""
-    if isinstance(value, str):
-        return neutralize(value)
-    if value is None or pd.isna(value):  # type: ignore[call-overload]
-        return ""
-    return neutralize(str(value))
-
-
 def _write_summary_json(path: Path, meta: Mapping[str, Any], totals: Totals) -> None:
     """Write the run's facts and totals as JSON for scripts."""
     summary = {**meta, "totals": totals.as_dict(), "reasons": dict(totals.by_reason)}
     text = json.dumps(summary, indent=2, ensure_ascii=False, default=str)
     path.write_text(text + "\n", encoding="utf-8")
-
-
-def _write_xlsx(path: Path, rows_csv: Path, meta: Mapping[str, Any], totals: Totals) -> None:
-    """Build report.xlsx from the summary and rows.csv, streaming the rows."""
-    book = Workbook(write_only=True)
-    _write_summary_sheet(book, meta, totals)
-    with rows_csv.open(encoding="utf-8-sig", newline="") as file:
-        reader = csv.reader(file)
-        header = next(reader)
-        sheets = {status.value: _StatusSheets(book, status, header) for status in STATUS_ORDER}
-        for row in reader:
-            sheets[row[_STATUS_COLUMN]].append(row)
-    for status_sheets in sheets.values():
-        status_sheets.close()
-    book.save(path)
-
-
-def _write_summary_sheet(book: Workbook, meta: Mapping[str, Any], totals: Totals) -> None:
-    """Add the Summary sheet: the run's facts, the totals and the count per reason."""
-    sheet = book.create_sheet("Summary")
-    rows = list(_summary_rows(meta, totals))
-    texts = [[label, "" if value is None else str(value)] for label, value in rows]
-    _size_columns(sheet, _column_widths(_SUMMARY_HEADER, texts))
-    sheet.freeze_panes = "A2"
-    sheet.append(_header_cells(sheet, _SUMMARY_HEADER))
-    for label, value in rows:
-        if value is None:
-            sheet.append([_bold_cell(sheet, label)] if label else [])
-        else:
-            sheet.append([_text(sheet, label), _value_cell(sheet, value)])
-
-
-def _summary_rows(
-    meta: Mapping[str, Any], totals: Totals
-) -> Iterator[tuple[str, str | int | None]]:
-    """Yield the Summary sheet's label-value pairs; a value of None marks a section title."""
-    for key, value in meta.items():
-        yield _label(key), _render(value)
-    yield "", None
-    yield "Totals", None
-    for key, count in totals.as_dict().items():
-        yield _label(key), count
-    yield "", None
-    yield "Rows per reason", None
-    known = [reason.value for reason in Reason]
-    for reason in [*known, *sorted(set(totals.by_reason) - set(known))]:
-        if reason in totals.by_reason:
-            yield reason, totals.by_reason[reason]
-
-
-def _label(key: str) -> str:
-    """Turn a snake_case key into a label for people."""
-    return key.replace("_", " ").capitalize()
-
-
-def _render(value: Any) -> str | int:
-    """Render a meta value as a cell: whole numbers stay numbers, the rest becomes text."""
-    if isinstance(value, int) and not isinstance(value, bool):
-        return value
-    if value is None:
-        return ""
-    if isinstance(value, Mapping):
-        return "; ".join(f"{key}: {_render(item)}" for key, item in value.items())
-    if isinstance(value, list | tuple | set | frozenset):
-        return ", ".join(str(_render(item)) for item in value)
-    return str(value)
-
-
-class _StatusSheets:
-    """Spread one status's rows over as many sheets as Excel's row limit needs."""
-
-    def __init__(self, book: Workbook, status: Status, header: Sequence[str]) -> None:
-        """Open the status's first sheet; its header is written with the first rows."""
-        self._book = book
-        self._status = status
-        self._header = header
-        self._max_rows = EXCEL_MAX_ROWS - 1  # read at run time so tests can lower it
-        self._parts: list[_TableSheet] = []
-        self._current = self._open_part()
-
-    def append(self, row: list[str]) -> None:
-        """Add one rows.csv line, starting the next sheet when this one is full."""
-        if self._current.rows >= self._max_rows:
-            self._current.close()
-            self._current = self._open_part()
-        self._current.append(row)
-
-    def close(self) -> None:
-        """Write what is still buffered and finish the last sheet."""
-        self._current.close()
-
-    def _open_part(self) -> _TableSheet:
-        """Create the next sheet right after this status's previous one."""
-        number = len(self._parts) + 1
-        title = self._status.value if number == 1 else f"{self._status.value} ({number})"
-        index = None if not self._parts else self._book.index(self._parts[-1].sheet) + 1
-        part = _TableSheet(self._book.create_sheet(title, index), self._header)
-        self._parts.append(part)
-        return part
-
-
-class _TableSheet:
-    """Write a header and rows to one write-only sheet, sizing columns from the first rows."""
-
-    def __init__(self, sheet: Any, header: Sequence[str]) -> None:
-        """Wrap ``sheet``; nothing is written until enough rows arrive to size the columns."""
-        self.sheet = sheet
-        self.rows = 0
-        self._header = header
-        self._pending: list[list[str]] | None = []
-
-    def append(self, row: list[str]) -> None:
-        """Add one row below the header."""
-        self.rows += 1
-        if self._pending is None:
-            self.sheet.append(_report_cells(self.sheet, row))
-            return
-        self._pending.append(row)
-        if len(self._pending) >= WIDTH_SAMPLE_ROWS:
-            self._flush()
-
-    def close(self) -> None:
-        """Write any buffered rows and put the autofilter over the whole table."""
-        self._flush()
-        last = get_column_letter(max(len(self._header), 1))
-        self.sheet.auto_filter.ref = f"A1:{last}{self.rows + 1}"
-
-    def _flush(self) -> None:
-        """Size the columns from the buffered rows, then write the header and those rows."""
-        if self._pending is None:
-            return
-        _size_columns(self.sheet, _column_widths(self._header, self._pending))
-        self.sheet.freeze_panes = "A2"
-        self.sheet.append(_header_cells(self.sheet, self._header))
-        for row in self._pending:
-            self.sheet.append(_report_cells(self.sheet, row))
-        self._pending = None
-
-
-def _column_widths(header: Sequence[str], rows: Iterable[Sequence[str]]) -> list[int]:
-    """Return a width per column from the header and the given rows, clamped to 8..60."""
-    widths = [len(name) for name in header]
-    for row in rows:
-        for index, value in enumerate(row[: len(widths)]):
-            longest_line = max((len(line) for line in value.splitlines()), default=0)
-            widths[index] = max(widths[index], longest_line)
-    return [min(max(width + 2, MIN_WIDTH), MAX_WIDTH) for width in widths]
-
-
-def _size_columns(sheet: Any, widths: Sequence[int]) -> None:
-    """Set the sheet's column widths; a write-only sheet needs them before its first row."""
-    for index, width in enumerate(widths, start=1):
-        sheet.column_dimensions[get_column_letter(index)].width = width
-
-
-def _header_cells(sheet: Any, names: Sequence[str]) -> list[Any]:
-    """Return the header row: bold text on a fill colour."""
-    cells = [_bold_cell(sheet, name) for name in names]
-    for cell in cells:
-        cell.fill = _HEADER_FILL
-    return cells
-
-
-def _bold_cell(sheet: Any, text: str) -> Any:
-    """Return a bold text cell."""
-    cell = _text_cell(sheet, text)
-    cell.font = _HEADER_FONT
-    return cell
-
-
-def _report_cells(sheet: Any, row: Sequence[str]) -> list[Any]:
-    """Return the cells of one rows.csv line: numbers for the numeric columns, text otherwise."""
-    return [
-        _number_or_text(sheet, value) if index in _NUMERIC_COLUMNS else _text(sheet, value)
-        for index, value in enumerate(row)
-    ]
-
-
-def _number_or_text(sheet: Any, value: str) -> Any:
-    """Return an int for a whole number, nothing for an empty value, else a text cell."""
-    if value.isdecimal():
-        return int(value)
-    return None if value == "" else _text(sheet, value)
-
-
-def _value_cell(sheet: Any, value: str | int) -> Any:
-    """Return a Summary value: numbers as they are, text as a defused text cell."""
-    return value if isinstance(value, int) else _text(sheet, value)
-
-
-def _text(sheet: Any, value: str) -> Any:
-    """Return what to append for this text: the plain string when openpyxl types it as text."""
-    text = _xlsx_text(value)
-    if text.startswith("=") or text in ERROR_CODES:
-        return _text_cell(sheet, text)
-    return text  # a cell object per value would cost a fifth of the run time
-
-
-def _text_cell(sheet: Any, value: str) -> Any:
-    """Return a cell that Excel shows as this text, never as a formula or an error code."""
-    cell = WriteOnlyCell(sheet, value=_xlsx_text(value))
-    cell.data_type = "s"
-    return cell
-
-
-def _xlsx_text(value: str) -> str:
-    """Drop characters Excel refuses, defuse formulas and cut the text to Excel's cell limit."""
-    return neutralize(ILLEGAL_CHARACTERS_RE.sub("", value))[:EXCEL_MAX_CHARS]
