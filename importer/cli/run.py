@@ -152,11 +152,11 @@ def run(  # noqa: PLR0917 (click passes every option)
         observer.finish()
         fail("interrupted")
     observer.finish()
-    _render(result)
+    _render(result, state_dir)
     sys.exit(result.exit_code)
 
 
-def _render(result: RunResult) -> None:
+def _render(result: RunResult, state_dir: Path | None) -> None:
     totals = result.totals.as_dict()
     parts = ", ".join(f"{name} {count}" for name, count in totals.items() if name != "rows")
     click.echo(f"{totals['rows']} rows: {parts}")
@@ -166,9 +166,10 @@ def _render(result: RunResult) -> None:
     click.echo(f"rows:   {result.files.rows_csv}")
     click.echo(f"summary: {result.files.summary_json}")
     if result.files.unknown_csv is not None:
+        state = f" --state {state_dir}" if state_dir else ""
         click.echo(
-            f"unknown: {result.files.unknown_csv} (check these rows at the vendor, fill in "
-            "'found', then run: importer settle " + str(result.files.unknown_csv) + ")"
+            f"unknown: {result.files.unknown_csv} (check these rows at the vendor, write there "
+            f"or missing in 'found', then run: importer settle {result.files.unknown_csv}{state})"
         )
 
 

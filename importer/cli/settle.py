@@ -77,9 +77,10 @@ def settle(
 
 
 def _render(run_id: str, settled: Settled) -> None:
+    already = f", {len(settled.already)} already settled so" if settled.already else ""
     click.echo(
         f"run {run_id}: {len(settled.there)} found there (now created), "
-        f"{len(settled.missing)} missing (the next run sends them)"
+        f"{len(settled.missing)} missing (the next run sends them){already}"
     )
     for row, why in sorted(settled.refused.items()):
         click.echo(f"importer: error: row {row} not settled: {why}", err=True)

@@ -11,7 +11,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 from importer.ledger.interface import Ledger
-from importer.lifecycle import InvalidMove, Known, State, settle_by_person
+from importer.lifecycle import InvalidMove, Known, Reason, State, settle_by_person
 
 IN_DOUBT = (State.UNKNOWN, State.SENDING)
 
@@ -31,6 +31,8 @@ class Settled:
 
     there: list[int] = field(default_factory=list)
     missing: list[int] = field(default_factory=list)
+    already: list[int] = field(default_factory=list)
+    """Rows a person had already settled the same way (the same file passed twice)."""
     refused: dict[int, str] = field(default_factory=dict)
     """Rows that could not be settled, with why (not in doubt, not in the run)."""
 
@@ -52,6 +54,9 @@ def settle_rows(ledger: Ledger, run_id: str, findings: Sequence[Finding]) -> Set
             why = "not in this run" if finding.source_row not in keys else "never sent"
             settled.refused[finding.source_row] = why
             continue
+        if _same_word(entry, finding):
+            settled.already.append(finding.source_row)
+            continue
         if entry.state not in IN_DOUBT:
             settled.refused[finding.source_row] = f"not in doubt: the ledger says {entry.state}"
             continue
@@ -65,3 +70,10 @@ def settle_rows(ledger: Ledger, run_id: str, findings: Sequence[Finding]) -> Set
         (settled.there if finding.found else settled.missing).append(finding.source_row)
     ledger.keep(entries)
     return settled
+
+
+def _same_word(entry: Known, finding: Finding) -> bool:
+    """Return whether a person already settled this row as the finding says."""
+    if finding.found:
+        return entry.state is State.CREATED and entry.reason is Reason.FOUND_BY_PERSON
+    return entry.state is State.PLANNED and entry.reason is Reason.MISSING_AT_VENDOR
