@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import ClassVar
 
 import click
@@ -47,3 +48,13 @@ def contract_for(vendor: str) -> Contract:
         return load_contract(vendor)
     except ConfigError as error:
         fail(str(error))
+
+
+state_option = click.option(
+    "--state",
+    "state_dir",
+    type=click.Path(path_type=Path),
+    help="Folder of the ledger that remembers every row sent, so nothing is sent twice "
+    "(default: the user's state folder; with --sandbox, a temporary one).",
+)
+"""The ``--state`` option every command that reads or writes the ledger takes."""

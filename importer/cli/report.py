@@ -7,6 +7,7 @@ from pathlib import Path
 import click
 
 from importer.cli.console import fail
+from importer.cli.params import state_option
 from importer.errors import ImporterError
 from importer.pipeline.run import default_state_dir
 from importer.report.rebuild import rebuild_report
@@ -21,12 +22,7 @@ from importer.report.rebuild import rebuild_report
     type=click.Path(path_type=Path),
     help="Folder for the rebuilt summary.json, rows.csv and report.xlsx.",
 )
-@click.option(
-    "--state",
-    "state_dir",
-    type=click.Path(path_type=Path),
-    help="The ledger's folder, as the run used it (default: the user's state folder).",
-)
+@state_option
 def report(run_id: str, out_dir: Path, state_dir: Path | None) -> None:
     """Rebuild the report of run RUN_ID from the ledger, the source of truth.
 

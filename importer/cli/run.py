@@ -10,7 +10,7 @@ from pathlib import Path
 import click
 
 from importer.cli.console import ConsoleObserver, fail
-from importer.cli.params import RateType
+from importer.cli.params import RateType, state_option
 from importer.contracts.contract import RateLimit
 from importer.errors import ImporterError
 from importer.pipeline.run import RunConfig, RunResult, run_import
@@ -34,13 +34,7 @@ from importer.push.workers import PushSettings
     is_flag=True,
     help="Start an embedded sandbox of the vendor and import into it.",
 )
-@click.option(
-    "--state",
-    "state_dir",
-    type=click.Path(path_type=Path),
-    help="Folder of the ledger that remembers every row sent, so nothing is sent twice "
-    "(default: the user's state folder; with --sandbox, a temporary one).",
-)
+@state_option
 @click.option(
     "--account",
     help="Name the vendor account in the ledger (default: the vendor's base URL, normalized: "

@@ -9,6 +9,7 @@ from pathlib import Path
 import click
 
 from importer.cli.console import fail
+from importer.cli.params import state_option
 from importer.errors import ImporterError
 from importer.ledger.settle import Finding, Settled, settle_rows
 from importer.ledger.sqlite import open_run
@@ -21,12 +22,7 @@ MISSING = frozenset({"missing", "no", "n", "absent", "not found"})
 
 @click.command()
 @click.argument("unknown_csv", required=False, type=click.Path(path_type=Path))
-@click.option(
-    "--state",
-    "state_dir",
-    type=click.Path(path_type=Path),
-    help="The ledger's folder, as the run used it (default: the user's state folder).",
-)
+@state_option
 @click.option("--run", "run_id", help="The run whose rows --there and --missing name.")
 @click.option("--there", metavar="ROWS", help="Rows found at the vendor, e.g. 4,7,10-12.")
 @click.option("--missing", metavar="ROWS", help="Rows missing at the vendor, e.g. 5,9.")

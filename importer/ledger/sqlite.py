@@ -9,7 +9,6 @@ migrated in place; a ledger written by a newer importer is refused, never altere
 from __future__ import annotations
 
 import contextlib
-import fcntl
 import json
 import os
 import sqlite3
@@ -36,6 +35,7 @@ from importer.lifecycle import (
     account_of,
     move,
 )
+from importer.locks import is_held, try_lock
 
 LEDGER_FILE = "ledger.sqlite"
 LOOKUP_BATCH = 500
@@ -449,30 +449,18 @@ def _connect(path: Path) -> sqlite3.Connection:
 
 def _take_lock(path: Path, vendor: str, state_dir: Path) -> IO[str]:
     _private_file(path)
-    handle = path.open("a+")
-    try:
-        fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
-    except BlockingIOError:
-        handle.close()
+    handle = try_lock(path)
+    if handle is None:
         raise RunLocked(
             f"another run of {vendor} is using state directory {state_dir}; wait for it to "
             "finish (or give this run another --state)"
-        ) from None
+        )
     return handle
 
 
 def is_locked(state_dir: Path, vendor: str) -> bool:
     """Return whether a run of ``vendor`` holds the state directory's lock right now."""
-    path = state_dir / f"{vendor}.lock"
-    if not path.exists():
-        return False
-    with path.open("a+") as handle:
-        try:
-            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError:
-            return True
-        fcntl.flock(handle, fcntl.LOCK_UN)
-    return False
+    return is_held(state_dir / f"{vendor}.lock")
 
 
 # --- migrations -----------------------------------------------------------------------------

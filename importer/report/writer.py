@@ -16,7 +16,6 @@ Every cell is defused against CSV injection (``cells.neutralize``); callers keep
 from __future__ import annotations
 
 import csv
-import fcntl
 import json
 import os
 import shutil
@@ -31,6 +30,7 @@ import pandas as pd
 
 from importer.errors import ConfigError
 from importer.lifecycle import SOURCE_ROW, Reason, RowOutcome
+from importer.locks import try_lock
 from importer.report.cells import csv_text, neutralize
 from importer.report.totals import Totals
 from importer.report.xlsx import write_xlsx
@@ -204,15 +204,12 @@ class ReportWriter:
 
 
 def _lock(out_dir: Path) -> IO[str]:
-    handle = (out_dir / LOCK).open("a+")
-    try:
-        fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
-    except BlockingIOError:
-        handle.close()
+    handle = try_lock(out_dir / LOCK)
+    if handle is None:
         raise ConfigError(
             f"another run is writing its report into {out_dir}; wait for it, or give --out "
             "another folder"
-        ) from None
+        )
     return handle
 
 
