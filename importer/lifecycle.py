@@ -319,17 +319,24 @@ class Known:
     message: str = ""
 
 
-def kept_state(outcome: RowOutcome, answers: Sequence[Answer]) -> State:
+def kept_state(
+    outcome: RowOutcome, answers: Sequence[Answer], *, resent_doubt: bool = False
+) -> State:
     """Return what the ledger keeps of a row identity after this run's outcome.
 
-    A row that may be at the vendor stays ``sending`` (in doubt) unless it is ``unknown``; a
-    row that surely never reached the vendor is ``planned`` again.
+    A row that may be at the vendor (an answer of this run was lost, or it was re-sent because
+    an earlier run's send was in doubt) stays ``sending``, in doubt, unless this run settled it
+    (``created``, ``conflicted``) or left it to a person (``unknown``), whatever else the
+    vendor answered since. A row the vendor refused is ``failed``; a row that surely never
+    reached the vendor is ``planned`` again.
     """
     if outcome.state in (State.CREATED, State.CONFLICTED, State.UNKNOWN):
         return outcome.state
+    if resent_doubt or may_be_stored(answers):
+        return State.SENDING
     if outcome.reason is Reason.VENDOR_REJECTED:
         return State.FAILED
-    return State.SENDING if may_be_stored(answers) else State.PLANNED
+    return State.PLANNED
 
 
 @dataclass(frozen=True, slots=True)

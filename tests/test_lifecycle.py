@@ -7,9 +7,6 @@ killed mid-send, rows edited and appended, and a person settling rows in doubt w
 After every night: every row has exactly one outcome, no row identity is held twice by the
 vendor, nothing in doubt is sent again unless the vendor detects it, and what the books call
 created is there. After a last calm night, every row of the sheet is at the vendor once.
-
-Tests marked ``xfail(strict=True)`` with a reason starting "BUG:" show a bug in the importer
-(described above them); they pass once it is fixed, and then strict xfail fails: drop the mark.
 """
 
 from __future__ import annotations
@@ -597,27 +594,12 @@ def test_settle_rows_refuses_a_created_row_and_changes_nothing() -> None:
     assert after["key:a@x.io"].state is State.CREATED
 
 
-# --- a bug: the ledger forgets that a row may be at the vendor ---------------------------------
+# --- a row that may be at the vendor stays in doubt ---------------------------------------------
 #
-# BUG in ``lifecycle.kept_state`` (what ``Bookkeeper.settle`` keeps of a claimed row). The rule
-# is that a row whose earlier send may have been stored stays in doubt (``sending`` or
-# ``unknown``) until a 2xx, a 409 or a person settles it. Two holes, both for rows the vendor
-# detects duplicates of (``resend_safe``), the only ones re-sent after a lost answer:
-#
-# 1. Within a run: the first attempt's answer is lost (the vendor stored it), the re-send gets a
-#    400 (4xx). ``kept_state`` returns ``failed`` for ``vendor_rejected`` before it looks at
-#    ``may_be_stored(answers)``.
-# 2. Across runs: a run dies after claiming the row (``sending``); the next run re-sends it
-#    (``resent_doubt``), and that re-send stores nothing: 429s until retries run out, the time
-#    budget, a refused credential (``planned``) or a 400 (``failed``). ``kept_state`` is never
-#    told about ``resent_doubt`` and judges from this run's answers alone.
-#
-# Then the ledger says "surely not at the vendor" of a row the vendor holds: a later 409 is
-# reported ``already_exists`` instead of ``created_by_earlier_run``; after a 400 the row is
-# reported ``failed`` / ``vendor_rejected`` and not re-sent, run after run, though it is there;
-# ``importer settle`` refuses it ("not in doubt"). And where the field the vendor detects by is
-# not the dedupe key (contracts are data), an edit that drops it gets the row sent blindly: a
-# second record at the vendor (last test below).
+# Found by the property test below: ``kept_state`` once kept ``failed`` for a lost answer then a
+# 400, and ``planned``/``failed`` for a row re-sent in doubt whose re-send stored nothing. The
+# rule: a row whose earlier send may have been stored stays in doubt (``sending`` or
+# ``unknown``) until a 2xx, a 409 or a person settles it, whatever else the vendor answers.
 
 
 def one_night(
@@ -656,7 +638,6 @@ def ledger_state(folder: Path, key: str = "key:a@x.io") -> State:
         return ledger.known([key])[key].state
 
 
-@pytest.mark.xfail(strict=True, reason="BUG: kept_state forgets that a row may be at the vendor")
 @pytest.mark.parametrize(
     ("died_first", "answers", "stopped"),
     [
@@ -682,20 +663,18 @@ def test_a_row_that_may_be_at_the_vendor_stays_in_doubt(
             one_night(Path(folder), 1, None)  # the request left, the vendor stored it; kill -9
             assert ledger_state(Path(folder)) is State.SENDING
         one_night(Path(folder), 2, answers, stopped)  # nothing stored by these answers
-        assert ledger_state(Path(folder)) is State.SENDING  # BUG: planned, or failed
+        assert ledger_state(Path(folder)) is State.SENDING
 
 
-@pytest.mark.xfail(strict=True, reason="BUG: kept_state forgets that a row may be at the vendor")
 def test_the_409_after_an_interrupted_resend_says_an_earlier_run_created_the_record() -> None:
     with tempfile.TemporaryDirectory() as folder:
         one_night(Path(folder), 1, None)
         one_night(Path(folder), 2, [THROTTLED] * 3)
         outcome = one_night(Path(folder), 3, [CONFLICT])
     assert outcome is not None
-    assert outcome.reason is Reason.CREATED_BY_EARLIER_RUN  # BUG: already_exists
+    assert outcome.reason is Reason.CREATED_BY_EARLIER_RUN
 
 
-@pytest.mark.xfail(strict=True, reason="BUG: kept_state forgets that a row may be at the vendor")
 def test_a_row_that_may_be_at_the_vendor_is_not_sent_blindly_after_an_edit() -> None:
     # A vendor that detects duplicates by email, and a sheet deduped by its CRM id.
     lead = Record(2, {"crm_id": "7", "email": "a@x.io"}, resend_safe=True)
@@ -706,7 +685,7 @@ def test_a_row_that_may_be_at_the_vendor_is_not_sent_blindly_after_an_edit() -> 
     assert first is not None
     assert (first.state, first.reason) == (State.FAILED, Reason.VENDOR_REJECTED)
     assert second is not None
-    assert second.state is State.UNKNOWN  # BUG: created, a second record (sent blindly)
+    assert second.state is State.UNKNOWN
 
 
 # === whole nights ==============================================================================
@@ -1200,7 +1179,6 @@ def test_nights_never_send_a_row_twice_and_end_with_every_row_once_at_the_vendor
     live_nights(detects, sheet, story, check_doubts=False)
 
 
-@pytest.mark.xfail(strict=True, reason="BUG: kept_state forgets that a row may be at the vendor")
 @settings(
     max_examples=150,
     deadline=None,

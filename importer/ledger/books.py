@@ -119,7 +119,9 @@ class Bookkeeper:
     def settle(self, record: Record, outcome: RowOutcome, answers: Sequence[Answer]) -> RowOutcome:
         """Commit the outcome, and what the account keeps of the row's identity if it was sent."""
         identity = self._identities[record.source_row]
-        kept = kept_state(outcome, answers) if record.source_row in self._claimed else None
+        kept = None  # never sent: the identity stays as it was
+        if record.source_row in self._claimed:
+            kept = kept_state(outcome, answers, resent_doubt=record.resent_doubt)
         self._ledger.settle(
             self._run_id, [Settlement(identity.row_key, identity.content_hash, kept, outcome)]
         )
