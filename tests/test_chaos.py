@@ -1,7 +1,10 @@
 """Chaos: real importer and sandbox processes over loopback, killed and faulted (issue 4).
 
 In every scenario the sandbox's stored records must equal the rows reported created (in this
-run or an earlier one), no email may be stored twice, and the totals must add up.
+run or an earlier one), no row may be stored twice (an email, an order, or a row without a key
+known by its content and occurrence), and the totals must add up. Rows whose send is in doubt
+are settled the way a person would, from the sandbox's records, with `importer settle`.
+``tests/chaos_trials.py`` holds the sheets and helpers these tests share with bench/chaos.py.
 """
 
 from __future__ import annotations
@@ -9,18 +12,37 @@ from __future__ import annotations
 import csv
 import json
 import random
+import re
 import signal
 import subprocess
 import time
+from collections import Counter
+from collections.abc import Hashable, Sequence
 from pathlib import Path
+from urllib.parse import urlsplit
 
 import pytest
+from openpyxl import load_workbook
 
 from tests.chaos_trials import (
+    ENV,
+    PENDING_REASONS,
+    SCENARIOS,
     SYNCED_REASONS,
+    Fate,
+    Process,
+    Row,
+    Scenario,
+    importer_env,
     importer_run,
+    kill_9,
+    read_csv,
     sandbox,
+    settle_truthfully,
     stored_records,
+    synced_identities,
+    tally,
+    wait_for_records,
 )
 
 
@@ -169,3 +191,167 @@ def test_nightly_sync_of_a_growing_sheet_with_kills_and_faults(tmp_path: Path) -
                     ):
                         break
             check_reconciles(out, url, expected)
+
+
+# --- Rows the vendor cannot tell apart: never sent twice, settled by a person ------------------
+
+
+def finish_run(process: Process, out: Path, codes: Sequence[int] = (0, 1)) -> list[dict[str, str]]:
+    """Wait for a run that must end on its own; return the lines of its rows.csv in ``out``."""
+    _, stderr = process.communicate(timeout=300)
+    assert process.returncode in codes, stderr
+    assert "Traceback" not in stderr
+    return read_csv(out / "rows.csv")
+
+
+def identities_at(scenario: Scenario, base_url: str) -> list[Hashable]:
+    return [scenario.identity_of_record(record) for record in stored_records(base_url)]
+
+
+def assert_never_twice(rows: Sequence[Row], held: Sequence[Hashable]) -> None:
+    """Assert the vendor holds no more records of any identity than the sheet has rows of it."""
+    extra = Counter(held) - Counter(row.identity for row in rows if row.fate is Fate.STORED)
+    assert not extra, f"stored more often than the sheet holds it: {dict(extra)}"
+
+
+@pytest.mark.parametrize("name", ["leads-without-email", "orders"])
+def test_rows_the_vendor_cannot_detect_are_never_sent_twice(tmp_path: Path, name: str) -> None:
+    """Leads from a sheet with no email column, and orders (OfferGrid detects no duplicate).
+
+    Dropped answers and a kill -9 leave rows in doubt: they are reported failed/outcome_unknown
+    and never sent again, until a person looks at the vendor and settles them; then the rows
+    found missing are sent, once.
+    """
+    scenario = SCENARIOS[name]
+    rows = scenario.rows(130)
+    sheet, state, out = tmp_path / "sheet.csv", tmp_path / "state", tmp_path / "out"
+    scenario.write(sheet, rows[:100])
+    flags = ("--drop-rate", "0.08", "--latency-ms", "5", "--seed", "5")
+    with sandbox(*flags, vendor=scenario.vendor) as url:
+
+        def run() -> Process:
+            return importer_run(
+                sheet,
+                url,
+                state,
+                out,
+                "--concurrency",
+                "4",
+                *scenario.run_args(),
+                vendor=scenario.vendor,
+            )
+
+        killed = run()
+        wait_for_records(url, 25, killed)
+        assert kill_9(killed), "the run ended before it was killed"
+        before = identities_at(scenario, url)
+        assert_never_twice(rows, before)
+        scenario.write(sheet, rows)  # rows appended since
+        report = finish_run(run(), out)
+        after = identities_at(scenario, url)
+        assert_never_twice(rows, after)
+        assert not synced_identities(rows, report) - Counter(after), "reported created, not stored"
+        in_doubt = [line for line in report if line["reason"] == "outcome_unknown"]
+        assert {line["status"] for line in in_doubt} == {"failed"}
+        assert any(line["attempts"] == "0" for line in in_doubt), "the kill left none in doubt"
+        sent = [
+            line
+            for line in report
+            if line["attempts"] not in ("", "0")
+            and rows[int(line["source_row"]) - 2].fate is Fate.STORED
+        ]
+        assert len(after) - len(before) == len(sent), "a row was sent twice, or a row in doubt"
+        assert settle_truthfully(scenario, rows, out, url, state) == len(in_doubt)
+        for _ in range(4):  # the sandbox still drops answers: re-run, settle, until none is left
+            report = finish_run(run(), out)
+            assert_never_twice(rows, identities_at(scenario, url))
+            settle_truthfully(scenario, rows, out, url, state)
+            if not any(line["reason"] in PENDING_REASONS for line in report):
+                break
+        counted = tally(rows, report, identities_at(scenario, url))
+    assert counted.problems == ()
+    assert counted.records == sum(row.fate is Fate.STORED for row in rows)
+
+
+# --- One account, however its URL is spelled and whichever key it uses ---------------------------
+
+
+def test_url_spellings_and_a_rotated_key_are_one_account(tmp_path: Path) -> None:
+    scenario = SCENARIOS["orders"]
+    rows = [row for row in scenario.rows(45) if row.fate is Fate.STORED]
+    sheet, state = tmp_path / "orders.csv", tmp_path / "state"
+    scenario.write(sheet, rows[:-5])
+    rotated = importer_env(rotated=True)
+    assert rotated["OFFERGRID_API_KEY"] != ENV["OFFERGRID_API_KEY"]
+    accounts = set()
+    with sandbox(vendor=scenario.vendor) as url:
+        port = urlsplit(url).port
+        assert url == f"http://127.0.0.1:{port}"
+        for index, base_url in enumerate(
+            (url, f"http://localhost:{port}/", f"HTTP://LOCALHOST:{port}")
+        ):
+            out = tmp_path / f"out{index}"
+            process = importer_run(
+                sheet, base_url, state, out, *scenario.run_args(), vendor=scenario.vendor
+            )
+            reasons = [line["reason"] for line in finish_run(process, out, codes=(0,))]
+            assert reasons == ["created" if index == 0 else "already_synced"] * (len(rows) - 5)
+            assert len(stored_records(url)) == len(rows) - 5
+            accounts.add(json.loads((out / "summary.json").read_text())["account"])
+        scenario.write(sheet, rows)  # five rows more, sent with the rotated key
+        out = tmp_path / "rotated"
+        process = importer_run(
+            sheet, url, state, out, *scenario.run_args(), vendor=scenario.vendor, env=rotated
+        )
+        report = finish_run(process, out, codes=(0,))
+        assert [line["reason"] for line in report] == ["already_synced"] * (len(rows) - 5) + [
+            "created"
+        ] * 5
+        accounts.add(json.loads((out / "summary.json").read_text())["account"])
+        counted = tally(rows, report, identities_at(scenario, url))
+    assert accounts == {f"http://loopback:{port}"}
+    assert counted.problems == ()
+
+
+# --- A run refused for a busy --out leaves it alone ---------------------------------------------
+
+
+def snapshot(folder: Path) -> dict[str, bytes | None]:
+    """Return every path under ``folder`` with its bytes (None for a folder)."""
+    return {
+        str(path.relative_to(folder)): path.read_bytes() if path.is_file() else None
+        for path in sorted(folder.rglob("*"))
+    }
+
+
+def test_a_run_refused_while_another_writes_its_out_changes_nothing(tmp_path: Path) -> None:
+    sheet, state, out = tmp_path / "people.csv", tmp_path / "state", tmp_path / "out"
+    with sandbox("--latency-ms", "100") as url:
+        write_people(sheet, 20)
+        finish_run(importer_run(sheet, url, state, out, "--concurrency", "8"), out)  # a report
+        expected = write_people(sheet, 70)
+        run_a = importer_run(sheet, url, state, out, "--concurrency", "2")
+        wait_for_records(url, 22, run_a)  # run A is sending
+        before = snapshot(out)
+        refused = [
+            importer_run(sheet, url, state, out),  # the same ledger and the same --out
+            importer_run(sheet, url, tmp_path / "another-state", out),  # the same --out
+        ]
+        for run_b in refused:
+            _, stderr = run_b.communicate(timeout=60)
+            assert run_b.returncode == 2, stderr
+            assert re.fullmatch(r"importer: error: another run [^\n]+\n", stderr), stderr
+        assert run_a.poll() is None, "run A ended before the runs it locks out: give it more rows"
+        assert snapshot(out) == before
+        report = finish_run(run_a, out)
+        check_reconciles(out, url, expected)
+    assert len(report) == 70 + 2 + 1
+    assert not (out / "INCOMPLETE.txt").exists()
+    assert not list(out.glob(".run-*"))
+    book = load_workbook(out / "report.xlsx", read_only=True)
+    try:
+        assert book.sheetnames[0] == "Summary"
+        lines = [len(list(book[name].iter_rows(min_row=2))) for name in book.sheetnames[1:]]
+        assert sum(lines) == len(report)
+    finally:
+        book.close()
