@@ -3,7 +3,8 @@
 In every scenario the sandbox's stored records must equal the rows reported created (in this
 run or an earlier one), no row may be stored twice (an email, an order, or a row without a key
 known by its content and occurrence), and the totals must add up. Rows whose send is in doubt
-are settled the way a person would, from the sandbox's records, with `importer settle`.
+are settled the way a person would, from the sandbox's records, with `importer settle`; a
+killed run leaves one whole report in --out, and `importer report` rebuilds its own.
 ``tests/chaos_trials.py`` holds the sheets and helpers these tests share with bench/chaos.py.
 """
 
@@ -11,14 +12,18 @@ from __future__ import annotations
 
 import csv
 import json
+import os
 import random
 import re
+import shutil
 import signal
 import subprocess
+import sys
 import time
 from collections import Counter
 from collections.abc import Hashable, Sequence
 from pathlib import Path
+from typing import Any
 from urllib.parse import urlsplit
 
 import pytest
@@ -33,6 +38,7 @@ from tests.chaos_trials import (
     Process,
     Row,
     Scenario,
+    importer,
     importer_env,
     importer_run,
     kill_9,
@@ -355,3 +361,198 @@ def test_a_run_refused_while_another_writes_its_out_changes_nothing(tmp_path: Pa
         assert sum(lines) == len(report)
     finally:
         book.close()
+
+
+# --- A kill while the report is written: one whole report, and the ledger rebuilds it ------------
+
+REPORT_FILES = ("rows.csv", "report.xlsx", "summary.json")
+WIDE = 1300
+"""Rows of the wide sheet before any is appended."""
+
+
+def write_wide(path: Path, count: int) -> int:
+    """Write a wide sheet whose report takes a while to build; return its valid rows.
+
+    Most of the first ``WIDE`` rows fail validation (nothing to send, everything to report);
+    every row after them is valid, so rows appended later are sent.
+    """
+    with path.open("w", newline="", encoding="utf-8") as handle:
+        writer = csv.writer(handle)
+        writer.writerow(["Name", "Email", *(f"Note {column}" for column in range(8))])
+        for index in range(count):
+            valid = index % 20 == 0 or index >= WIDE
+            email = f"wide{index}@example.com" if valid else f"wide{index}-at-example.com"
+            notes = (f"note {column} of row {index}, " * 3 for column in range(8))
+            writer.writerow([f"Person {index}", email, *notes])
+    return sum(index % 20 == 0 or index >= WIDE for index in range(count))
+
+
+def wait_until(ready: Any, process: Process) -> None:
+    """Poll ``ready()`` every millisecond until it is true (or the process ended)."""
+    while process.poll() is None and not ready():
+        time.sleep(0.001)
+
+
+def run_folder(out: Path, process: Process, stale: set[Path]) -> str:
+    """Wait for the run's hidden folder in ``out`` (not one in ``stale``); return its run id."""
+    found: list[Path] = []
+    wait_until(lambda: found.extend(set(out.glob(".run-*")) - stale) or found, process)
+    assert found, "the run ended before it began its report"
+    return found[0].name.removeprefix(".run-")
+
+
+def whole_report(out: Path) -> dict[str, bytes]:
+    return {name: (out / name).read_bytes() for name in REPORT_FILES}
+
+
+def check_one_whole_report(
+    out: Path, previous: tuple[str, dict[str, bytes]], killed: str, rows: int
+) -> tuple[str, dict[str, bytes]]:
+    """Assert ``out`` holds the previous report and a note naming the killed run, or the killed
+    run's whole report and no note; return the report now in ``out``."""
+    now = whole_report(out)
+    note = out / "INCOMPLETE.txt"
+    if note.exists():
+        text = note.read_text(encoding="utf-8")
+        assert f"Run {killed} started" in text
+        assert f"the complete report of run {previous[0]}." in text
+        assert now == previous[1], f"INCOMPLETE.txt beside files that are not run {previous[0]}'s"
+        return previous
+    summary = json.loads(now["summary.json"])
+    assert summary["run_id"] == killed
+    lines = read_csv(out / "rows.csv")
+    assert [int(line["source_row"]) for line in lines] == list(range(2, rows + 2))
+    assert summary["totals"]["rows"] == rows
+    return killed, now
+
+
+def check_rebuilt(state: Path, run_id: str, folder: Path, rows: int, base_url: str) -> None:
+    """Rebuild a run's report from the ledger and assert it holds every row, adding up."""
+    process = importer_run_report(run_id, state, folder)
+    _, stderr = process.communicate(timeout=120)
+    assert process.returncode == 0, stderr
+    lines = read_csv(folder / "rows.csv")
+    assert [int(line["source_row"]) for line in lines] == list(range(2, rows + 2))
+    totals = json.loads((folder / "summary.json").read_text())["totals"]
+    statuses = Counter(line["status"] for line in lines)
+    assert totals["rows"] == rows == sum(statuses.values())
+    assert all(totals[status] == count for status, count in statuses.items())
+    created = {line["Email"] for line in lines if line["reason"] == "created"}
+    assert created <= set(stored_emails(base_url))
+
+
+def importer_run_report(run_id: str, state: Path, folder: Path) -> Process:
+    return importer("report", "--run", run_id, "--state", str(state), "--out", str(folder))
+
+
+def test_a_kill_while_the_report_is_written_leaves_one_whole_report(tmp_path: Path) -> None:
+    """Kill -9 a run while it writes rows.csv aside, as it saves report.xlsx, and at a random
+    moment after its last row was sent; ``importer report`` rebuilds each killed run's report."""
+    dice = random.Random(17)
+    sheet, state, out = tmp_path / "wide.csv", tmp_path / "state", tmp_path / "out"
+    count = WIDE
+    write_wide(sheet, count)
+    cut_short = 0
+    with sandbox() as url:
+        finish_run(importer_run(sheet, url, state, out, "--concurrency", "8"), out)
+        report = (json.loads((out / "summary.json").read_text())["run_id"], whole_report(out))
+        for attempt, moment in enumerate(("rows.csv", "report.xlsx", "tail")):
+            count += 5
+            valid = write_wide(sheet, count)  # five rows appended, to send
+            stale = set(out.glob(".run-*"))  # left by the run killed before
+            process = importer_run(sheet, url, state, out, "--concurrency", "8")
+            killed = run_folder(out, process, stale)
+            aside = out / f".run-{killed}"
+            if moment == "rows.csv":  # sending is over: rows.csv is written aside, then the xlsx
+                wait_until(lambda: _size(aside / "rows.csv") > 64_000, process)  # noqa: B023
+                time.sleep(dice.uniform(0, 0.2))
+            elif moment == "report.xlsx":  # report.xlsx is being saved aside
+                wait_until((aside / "report.xlsx").exists, process)
+            else:  # just after its last row was sent, or a little later
+                wait_for_records(url, valid, process)
+                time.sleep(dice.uniform(0, 0.8))
+            kill_9(process)
+            left_short = (out / "INCOMPLETE.txt").exists()
+            report = check_one_whole_report(out, report, killed, count)
+            if left_short:
+                check_rebuilt(state, killed, tmp_path / f"rebuilt{attempt}", count, url)
+                cut_short += 1
+    assert cut_short, "no kill landed before the report was complete"
+
+
+def _size(path: Path) -> int:
+    try:
+        return path.stat().st_size
+    except FileNotFoundError:
+        return 0
+
+
+def _can_strace() -> bool:
+    strace = shutil.which("strace")
+    if strace is None:
+        return False
+    probe = subprocess.run([strace, "-o", "/dev/null", "true"], check=False, capture_output=True)
+    return probe.returncode == 0
+
+
+@pytest.mark.skipif(not _can_strace(), reason="needs strace (ptrace) to hold a run at one moment")
+@pytest.mark.parametrize(
+    "held",
+    [
+        # rename(2) #1 writes INCOMPLETE.txt, #2 moves rows.csv, #3 report.xlsx, #4 summary.json
+        pytest.param("rename:delay_enter=8s:when=3", id="rows.csv-moved-report.xlsx-not-yet"),
+        # then rmdir(2) drops the run's hidden folder, and unlink(2) INCOMPLETE.txt
+        pytest.param("rmdir:delay_enter=8s", id="all-moved-INCOMPLETE.txt-not-yet-dropped"),
+    ],
+)
+def test_a_kill_while_the_report_is_moved_into_place_leaves_one_whole_report(
+    tmp_path: Path, held: str
+) -> None:
+    """Kill -9 a run between two steps of moving its finished report into --out.
+
+    strace holds the run at the next step's system call for a few seconds (as a slow disk
+    could), so the kill lands in that window every time rather than once in ten thousand.
+    """
+    sheet, state, out = tmp_path / "people.csv", tmp_path / "state", tmp_path / "out"
+    with sandbox() as url:
+        write_people(sheet, 20)
+        finish_run(importer_run(sheet, url, state, out), out)
+        report = (json.loads((out / "summary.json").read_text())["run_id"], whole_report(out))
+        write_people(sheet, 25)
+        call = held.partition(":")[0]
+        hold = ["--seccomp-bpf", "-e", f"trace={call}", "-e", f"inject={held}"]
+        with subprocess.Popen(
+            [
+                str(shutil.which("strace")),
+                "-f",
+                "-o",
+                os.devnull,
+                *hold,
+                sys.executable,
+                "-m",
+                "importer",
+                "run",
+                str(sheet),
+                "--vendor",
+                "offergrid-leads",
+                "--base-url",
+                url,
+                "--state",
+                str(state),
+                "--out",
+                str(out),
+            ],
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+            env=ENV,
+        ) as strace:
+            killed = run_folder(out, strace, set())
+            wait_until(lambda: len(read_csv(out / "rows.csv")) == 27, strace)
+            time.sleep(0.5)  # the run reaches the held call
+            assert strace.poll() is None, "the run was not held"
+            children = Path(f"/proc/{strace.pid}/task/{strace.pid}/children").read_text()
+            os.kill(int(children.split()[0]), signal.SIGKILL)
+            time.sleep(0.1)
+            strace.kill()  # rather than wait for its timer
+        check_one_whole_report(out, report, killed, 27)
+        check_rebuilt(state, killed, tmp_path / "rebuilt", 27, url)
