@@ -4,7 +4,7 @@ VENV   ?= .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: demo test lint typecheck pytest bench samples clean
+.PHONY: demo test lint typecheck pytest bench chaos samples clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -33,6 +33,10 @@ pytest: $(STAMP)
 
 bench: $(STAMP)
 	$(BIN)/python bench/rate_limit.py --seconds 60
+
+# 100 kill -9 trials over the vendors' sandboxes; not part of `make test` (a few minutes).
+chaos: $(STAMP)
+	$(BIN)/python bench/chaos.py --trials 100
 
 samples: $(STAMP)
 	$(BIN)/python sample_data/make_samples.py
