@@ -7,6 +7,7 @@ meaningless raises, and the CLI turns each into a one-line message and exit code
      ├── ConfigError            fix the command line or the environment, then run again
      │    ├── UnknownVendor
      │    ├── MissingCredential
+     │    ├── UnusableCredential  a line break, control or non-ASCII character in a credential
      │    └── MappingError      no column (and no --set) for a required field
      ├── InputError             fix or re-export the file, then run again
      └── VendorError            the vendor refused the whole run
@@ -33,6 +34,10 @@ class UnknownVendor(ConfigError):
 
 class MissingCredential(ConfigError):
     """Raised when an environment variable the vendor needs is unset or empty."""
+
+
+class UnusableCredential(ConfigError):
+    """Raised when a credential holds what no HTTP header can carry (its value is never shown)."""
 
 
 class MappingError(ConfigError):

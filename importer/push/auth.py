@@ -1,7 +1,8 @@
 """Credentials from the environment, and the headers that present them to a vendor.
 
-A credential is a secret: it is kept out of ``repr``, logs, reports and exceptions. Only its
-fingerprint (a short hash) may be shown or stored, to tell accounts apart.
+A credential is a secret: it is kept out of ``repr``, logs, reports and exceptions (push
+redacts it from whatever a vendor echoes, see ``importer.redact``). It is checked when read: a
+value a header cannot carry is refused before anything is sent.
 
 Schemes (a contract's ``auth.scheme``):
 
@@ -18,11 +19,12 @@ import hashlib
 import hmac
 import threading
 import time
+import unicodedata
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 
 from importer.contracts.contract import Contract
-from importer.errors import ConfigError, MissingCredential
+from importer.errors import ConfigError, MissingCredential, UnusableCredential
 
 
 @dataclass(frozen=True, slots=True)
@@ -32,16 +34,8 @@ class Credentials:
     secrets: Mapping[str, str] = field(repr=False)
 
     def __repr__(self) -> str:
-        """Show the roles and the fingerprint, never the secrets."""
-        return f"Credentials(roles={sorted(self.secrets)}, fingerprint={self.fingerprint})"
-
-    @property
-    def fingerprint(self) -> str:
-        """Return a short hash that identifies the account without revealing it."""
-        digest = hashlib.sha256()
-        for role in sorted(self.secrets):
-            digest.update(f"{role}\0{self.secrets[role]}\0".encode())
-        return digest.hexdigest()[:12]
+        """Show the roles, never the secrets."""
+        return f"Credentials(roles={sorted(self.secrets)})"
 
 
 def credentials_from_env(
@@ -53,6 +47,8 @@ def credentials_from_env(
 
     Raises:
         MissingCredential: when a variable is unset or empty and has no fallback.
+        UnusableCredential: when a value holds a line break, a control character or a
+            character outside ASCII, which no HTTP header can carry.
     """
     secrets: dict[str, str] = {}
     for role, variable in contract.auth.credentials.items():
@@ -64,8 +60,29 @@ def credentials_from_env(
                 f"{variable} is not set: export the {contract.title} credential as {variable} "
                 f"before running (see `importer vendors`)"
             )
+        problem = unusable(value)
+        if problem:
+            raise UnusableCredential(
+                f"{variable} holds {problem}, which an HTTP header cannot carry: export it "
+                f"again as the vendor issued it (its value is not shown)"
+            )
         secrets[role] = value
     return Credentials(secrets)
+
+
+def unusable(value: str) -> str | None:
+    """Return what in a credential no HTTP header can carry, or None if it can be sent.
+
+    Said in words that never quote the value: a line break, a control character, or a
+    character outside printable ASCII (httpx encodes header values as ASCII).
+    """
+    if len(value.splitlines()) > 1:
+        return "a line break"
+    if any(unicodedata.category(char) == "Cc" for char in value):
+        return "a control character"
+    if not value.isascii():
+        return "a character outside ASCII"
+    return None
 
 
 def auth_headers(
