@@ -19,7 +19,7 @@ from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
-from urllib.parse import urlsplit, urlunsplit
+from urllib.parse import urlsplit
 
 import pandas as pd
 import pandera.pandas as pa
@@ -39,6 +39,7 @@ from importer.push.auth import Credentials, credentials_from_env
 from importer.push.throttle import Throttle
 from importer.push.workers import Pusher, PushSettings
 from importer.read import Chunk, Sheet, open_sheet
+from importer.redact import safe_url
 from importer.report.totals import Totals
 from importer.report.writer import ReportFiles, ReportWriter
 from importer.sandbox import EmbeddedSandbox
@@ -315,7 +316,9 @@ def _connect(
         raise ConfigError(f"{contract.id} has no production URL: give --base-url or --sandbox")
     parts = urlsplit(base_url)
     if parts.scheme not in ("http", "https") or not parts.hostname:
-        raise ConfigError(f"--base-url {base_url!r} is not an http(s) URL like https://host")
+        raise ConfigError(
+            f"--base-url {safe_url(base_url)!r} is not an http(s) URL like https://host"
+        )
     credentials = credentials_from_env(contract, env)
     return Target(base_url, credentials, config.account or account_of(base_url))
 
@@ -448,11 +451,3 @@ def _meta(
 def _run_id() -> str:
     stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")
     return f"{stamp}-{uuid.uuid4().hex[:8]}"
-
-
-def safe_url(url: str) -> str:
-    """Drop any user:password and query string from a URL before it is written anywhere."""
-    parts = urlsplit(url)
-    host = parts.hostname or ""
-    netloc = f"{host}:{parts.port}" if parts.port else host
-    return urlunsplit((parts.scheme, netloc, parts.path, "", ""))
