@@ -8,12 +8,17 @@ to do next:
     CONFLICT          the vendor already holds it (409, or an answer the contract lists
                       under ``already_exists``, such as org-console's 422 already_exists)
     REJECTED          other 4xx: the vendor refused this row; do not retry
-    FATAL             401/403: the credential is refused; stop the run
+    FATAL             401/403: the credential is refused; or the HTTP library refused to
+                      send the request (a header value it cannot carry): stop the run
     RETRY_SAFE        never processed (connect error, 408, 429, 503 with Retry-After): retry
     MAYBE_PROCESSED   perhaps stored (read timeout, reset after sending, other 5xx): re-send
                       only where the vendor detects a duplicate of that very row
                       (``lifecycle.resend_is_safe`` over the contract's
                       ``duplicates_detected_by``)
+
+Every message an answer carries passes through the run's ``Redactor`` here, the one place
+vendor and library text enters a row's outcome: whatever a vendor echoes, no secret and no
+URL's user, password or query reaches the report, the ledger or the console.
 """
 
 from __future__ import annotations
@@ -27,6 +32,7 @@ import httpx
 
 from importer.contracts.contract import Contract
 from importer.lifecycle import Answer, Verdict
+from importer.redact import Redactor
 
 NOT_SENT_ERRORS = (
     httpx.ConnectError,
@@ -35,16 +41,22 @@ NOT_SENT_ERRORS = (
     httpx.UnsupportedProtocol,
     httpx.ProxyError,
 )
+NO_SECRETS = Redactor()
 
 
 def classify_response(
-    status: int, headers: httpx.Headers, body: bytes, contract: Contract
+    status: int,
+    headers: httpx.Headers,
+    body: bytes,
+    contract: Contract,
+    *,
+    redact: Redactor = NO_SECRETS,
 ) -> Answer:
     """Classify a vendor's HTTP answer under the contract's declared statuses."""
     parsed = _json(body)
     if status in contract.created_statuses or 200 <= status < 300:
         return Answer(Verdict.CREATED, "", status, _vendor_id(parsed, contract.id_field))
-    message = vendor_message(status, parsed, body, contract)
+    message = redact(vendor_message(status, parsed, body, contract))
     if status in contract.conflict_statuses or _says_already_exists(status, parsed, contract):
         return Answer(Verdict.CONFLICT, message, status)
     if status in contract.fatal_statuses:
@@ -74,13 +86,30 @@ def _says_already_exists(status: int, parsed: Any, contract: Contract) -> bool:
     )
 
 
-def classify_transport_error(error: httpx.TransportError) -> Answer:
+def classify_transport_error(
+    error: httpx.TransportError, *, redact: Redactor = NO_SECRETS
+) -> Answer:
     """Classify a request that got no HTTP answer."""
+    if isinstance(error, httpx.LocalProtocolError):
+        return classify_unsendable(error)
     kind = type(error).__name__
-    detail = str(error) or kind
+    detail = redact(str(error) or kind)
     if isinstance(error, NOT_SENT_ERRORS):
         return Answer(Verdict.RETRY_SAFE, f"could not connect ({kind}: {detail})")
     return Answer(Verdict.MAYBE_PROCESSED, f"no answer after sending ({kind}: {detail})")
+
+
+def classify_unsendable(error: Exception) -> Answer:
+    """Classify a request the HTTP library refused to send (an invalid header value).
+
+    Nothing left this machine, and the same request would be refused again: the run stops.
+    The library's text quotes the header value, a credential, so it is never kept.
+    """
+    return Answer(
+        Verdict.FATAL,
+        f"the HTTP library refused to send a header value ({type(error).__name__}): it holds "
+        "a line break, a control character or a character outside ASCII",
+    )
 
 
 def vendor_message(status: int, parsed: Any, raw: bytes, contract: Contract) -> str:

@@ -28,7 +28,12 @@ from importer.contracts.contract import Contract
 from importer.lifecycle import Answer, Reason, RowOutcome, Verdict, judge, may_send_again
 from importer.payload import Record
 from importer.push.auth import Credentials, auth_headers
-from importer.push.classify import classify_response, classify_transport_error
+from importer.push.classify import (
+    classify_response,
+    classify_transport_error,
+    classify_unsendable,
+)
+from importer.redact import Redactor, safe_url, url_secrets
 
 USER_AGENT = "importer/0.1"
 
@@ -94,6 +99,7 @@ class Pusher:
         self._contract = contract
         self._base_url = base_url
         self._credentials = credentials
+        self._redact = Redactor([*credentials.secrets.values(), *url_secrets(base_url)])
         self._settings = settings
         self._hooks = tuple(hooks)
         self._on_outcome = on_outcome
@@ -222,10 +228,12 @@ class Pusher:
             await hook.after_attempt(record, answer)
         if answer.verdict is Verdict.FATAL:
             variables = " and ".join(self._contract.credential_vars)
-            self.stop(
-                Reason.ABORTED,
-                f"the vendor refused the credentials ({answer.message}); check {variables}",
+            words = (
+                f"the vendor refused the credentials ({answer.message})"
+                if answer.http_status
+                else answer.message
             )
+            self.stop(Reason.ABORTED, f"{words}; check {variables}")
         return answer
 
     async def _request(self, client: httpx.AsyncClient, content: bytes) -> Answer:
@@ -237,13 +245,21 @@ class Pusher:
             body=content,
         )
         try:
-            response = await client.request(
+            request = client.build_request(
                 self._contract.method, self._contract.path, content=content, headers=headers
             )
+        except ValueError as error:  # httpx cannot encode a header value: nothing was sent
+            return classify_unsendable(error)
+        try:
+            response = await client.send(request)
         except httpx.TransportError as error:
-            return classify_transport_error(error)
+            return classify_transport_error(error, redact=self._redact)
         return classify_response(
-            response.status_code, response.headers, response.content, self._contract
+            response.status_code,
+            response.headers,
+            response.content,
+            self._contract,
+            redact=self._redact,
         )
 
     def _wait(self, state: RetryCallState) -> float:
@@ -262,8 +278,8 @@ class Pusher:
         ):
             self.stop(
                 Reason.ABORTED,
-                f"cannot reach the vendor at {self._base_url} ({last.message}); check --base-url "
-                "and the network",
+                f"cannot reach the vendor at {safe_url(self._base_url)} ({last.message}); check "
+                "--base-url and the network",
             )
         stopped = self.stopped
         return judge(
