@@ -245,10 +245,15 @@ def test_a_vendor_echoing_the_key_leaks_nothing(tmp_path: Path, status: int, as_
 
 
 def test_a_base_url_with_user_password_and_token_is_never_shown(tmp_path: Path) -> None:
-    closed = f"http://ops:{URL_PASSWORD}@127.0.0.1:9/?token={URL_TOKEN}"
+    closed = f"http://ops:{URL_PASSWORD}@127.0.0.1:9/"
     result = cli(tmp_path, SHEET, "--base-url", closed, env=ENV)
     assert result.exit_code == 2, outputs(result)
     assert "cannot reach the vendor at http://127.0.0.1:9/ (could not connect" in result.stderr
+    assert_nothing_leaked(tmp_path, *outputs(result))
+    with_token = f"{closed}?token={URL_TOKEN}"
+    result = cli(tmp_path, SHEET, "--base-url", with_token, env=ENV)
+    assert result.exit_code == 2, outputs(result)
+    assert "must not carry a query or fragment" in result.stderr
     assert_nothing_leaked(tmp_path, *outputs(result))
 
 

@@ -319,6 +319,17 @@ def _connect(
         raise ConfigError(
             f"--base-url {safe_url(base_url)!r} is not an http(s) URL like https://host"
         )
+    try:
+        parts.port  # noqa: B018 (urlsplit checks the port only when asked)
+    except ValueError:
+        raise ConfigError(
+            f"--base-url {safe_url(base_url)!r} has a port that is not a number from 1 to 65535"
+        ) from None
+    if parts.query or parts.fragment:
+        raise ConfigError(
+            f"--base-url {safe_url(base_url)!r} must not carry a query or fragment: give the "
+            "vendor's base URL only, and credentials in the environment (see importer vendors)"
+        )
     credentials = credentials_from_env(contract, env)
     return Target(base_url, credentials, config.account or account_of(base_url))
 
