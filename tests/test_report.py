@@ -238,7 +238,8 @@ def test_no_cell_becomes_a_formula_or_an_error_code(tmp_path: Path) -> None:
 def test_neutralize_prefixes_only_formula_triggers() -> None:
     assert [neutralize(value) for value in FORMULAS] == ["'" + value for value in FORMULAS]
     assert neutralize("-5") == "'-5"
-    for value in ["", "plain", "5", "a=b", " =x", "'=x", "José"]:
+    assert neutralize(" =x") == "' =x"  # an app may skip the blank
+    for value in ["", "plain", "5", "a=b", " x", "'=x", "José", "red|green", "x;=1"]:
         assert neutralize(value) == value
 
 

@@ -1,22 +1,63 @@
-"""Make cell values safe to open: defused against CSV injection (OWASP)."""
+"""Make cell values safe to open: defused against CSV injection (OWASP).
+
+A spreadsheet app runs a cell as a formula when its text starts with ``=``, ``+``, ``-`` or
+``@``; apps also take their full-width (U+FF1D, U+FF0B, U+FF0D, U+FF20) and small-form
+(U+FE66, U+FE62, U+FE63, U+FE6B) twins, skip leading blanks, line breaks and invisible
+characters (zero-width space, byte order mark...) before them, and some run a bare
+``DDE(...)`` or a ``cmd|' /C calc'!A0`` remote reference. Such a value gets a leading ``'``,
+which every spreadsheet app shows as text; everything else is left alone.
+
+As OWASP recommends, this also quotes harmless values that look like formulas: a phone number
+``+1 555 0100`` becomes ``'+1 555 0100`` and a negative number ``-5`` becomes ``'-5``. The
+source sheet and the vendor keep the value as it was; only the report shows the quote.
+
+Quotes that try to close a cell and start a new one (``x",=1+1`` or ``x;=1+1`` for a
+semicolon-separated locale) are the CSV writer's job: the report files quote every field.
+"""
 
 from __future__ import annotations
 
+import re
+
 import pandas as pd
 
-_FORMULA_TRIGGERS = ("=", "+", "-", "@", "\t", "\r")
+_BLANKS = (
+    r"\s\"\x00-\x20\x7f-\xa0\xad\u061c\u180e\u200b-\u200f\u2028-\u202f\u205f-\u2064"
+    r"\u2066-\u206f\u3000\ufeff\ufff9-\ufffb\U000e0000-\U000e007f"
+)
+"""What an app may skip before a formula: white space, line breaks, control and zero-width
+characters, byte order marks, direction marks, and a double quote that tries to end a cell."""
+
+_TRIGGERS = "=+\\-@\uff1d\uff0b\uff0d\uff20\ufe66\ufe62\ufe63\ufe6b"
+"""The characters that start a formula: ASCII, full-width and small-form ``= + - @``."""
+
+_LIVE = re.compile(
+    rf"""
+    [\t\r]                          # OWASP: a tab or carriage return first, on its own
+    | [{_BLANKS}]*                  # anything an app may skip, then
+      (?: [{_TRIGGERS}]             #   a formula trigger
+        | dde \s* \(                #   a bare DDE( call
+        | [\w.]+ \| [^!]* !         #   a DDE remote reference: cmd|' /C calc'!A0
+      )
+    """,
+    re.IGNORECASE | re.VERBOSE,
+)
 
 
 def neutralize(value: str) -> str:
-    """Prefix a value a spreadsheet app would run as a formula with a single quote.
+    """Prefix a value a spreadsheet app could run as a formula with a single quote.
+
+    The result is never live and neutralizing it again leaves it as it is.
 
     Args:
         value: A cell value as it will be written.
 
     Returns:
-        The value, with a leading ``'`` if it starts with ``= + - @``, tab or carriage return.
+        The value, with a leading ``'`` if it starts (after any blanks, line breaks, invisible
+        characters or double quotes) with ``= + - @`` or their full-width or small-form twins,
+        ``DDE(`` or a ``cmd|...!`` reference, or if it starts with a tab or carriage return.
     """
-    return "'" + value if value.startswith(_FORMULA_TRIGGERS) else value
+    return "'" + value if _LIVE.match(value) else value
 
 
 def csv_text(value: object) -> str:

@@ -10,7 +10,8 @@ complete. While a run writes, ``INCOMPLETE.txt`` says so; a run killed before it
 leaves that note and the last complete report beside it. A lock file keeps two runs from
 writing into one folder at once.
 
-Every cell is defused against CSV injection (``cells.neutralize``); callers keep their data.
+Every cell is defused against CSV injection (``cells.neutralize``) and every CSV field is
+quoted, so no value can close its cell and start a live one; callers keep their data.
 """
 
 from __future__ import annotations
@@ -93,7 +94,7 @@ class ReportWriter:
                 f"cannot write the report into {out_dir}: {error.strerror}; give --out a folder "
                 "you can write to"
             ) from None
-        self._csv = csv.writer(self._file, quoting=csv.QUOTE_MINIMAL)
+        self._csv = csv.writer(self._file, quoting=csv.QUOTE_ALL)
         self._csv.writerow([*REPORT_COLUMNS, *(neutralize(c) for c in self._columns)])
 
     @property
@@ -183,7 +184,7 @@ class ReportWriter:
     def _unknown_writer(self) -> Any:
         if self._unknown is None:
             handle = (self._work / "unknown.csv").open("w", encoding="utf-8-sig", newline="")
-            writer = csv.writer(handle, quoting=csv.QUOTE_MINIMAL)
+            writer = csv.writer(handle, quoting=csv.QUOTE_ALL)
             writer.writerow([*UNKNOWN_COLUMNS, *(neutralize(c) for c in self._columns)])
             self._unknown = (handle, writer)
         return self._unknown[1]
