@@ -11,12 +11,16 @@ leaves that note and the last complete report beside it. A lock file keeps two r
 writing into one folder at once.
 
 Every cell is defused against CSV injection (``cells.neutralize``) and every CSV field is
-quoted, so no value can close its cell and start a live one; callers keep their data.
+quoted, so no value can close its cell and start a live one; callers keep their data. The
+report holds emails and vendor messages: each file is created readable by its owner only, and a
+folder the writer creates is its owner's only, whatever the umask.
 """
 
 from __future__ import annotations
 
+import contextlib
 import csv
+import io
 import json
 import os
 import shutil
@@ -79,16 +83,15 @@ class ReportWriter:
         self._totals = Totals()
         self._unknown: tuple[IO[str], Any] | None = None
         try:
-            out_dir.mkdir(parents=True, exist_ok=True)
+            _make_private_dirs(out_dir)
             self._lock: IO[str] | None = _lock(out_dir)
             for stale in out_dir.glob(".run-*"):  # left by a run that was killed
                 shutil.rmtree(stale, ignore_errors=True)
             self._work = out_dir / f".run-{run_id}"
-            self._work.mkdir()
+            self._work.mkdir(mode=0o700)
+            self._work.chmod(0o700)  # mkdir's mode is cut by the umask
             _write_incomplete(out_dir, run_id)
-            self._file: IO[str] | None = (self._work / "rows.csv").open(
-                "w", encoding="utf-8-sig", newline=""
-            )
+            self._file: IO[str] | None = _private_text(self._work / "rows.csv")
         except OSError as error:
             raise ConfigError(
                 f"cannot write the report into {out_dir}: {error.strerror}; give --out a folder "
@@ -154,7 +157,8 @@ class ReportWriter:
             raise RuntimeError("the report is already closed")
         self._close_files()
         started = time.monotonic()
-        write_xlsx(self._work / "report.xlsx", self._work / "rows.csv", meta, self._totals)
+        with _private_file(self._work / "report.xlsx") as book:
+            write_xlsx(book, self._work / "rows.csv", meta, self._totals)
         durations = dict(meta.get("durations_seconds", {}))
         durations["report_xlsx"] = round(time.monotonic() - started, 3)
         _write_summary_json(
@@ -183,7 +187,7 @@ class ReportWriter:
 
     def _unknown_writer(self) -> Any:
         if self._unknown is None:
-            handle = (self._work / "unknown.csv").open("w", encoding="utf-8-sig", newline="")
+            handle = _private_text(self._work / "unknown.csv")
             writer = csv.writer(handle, quoting=csv.QUOTE_ALL)
             writer.writerow([*UNKNOWN_COLUMNS, *(neutralize(c) for c in self._columns)])
             self._unknown = (handle, writer)
@@ -204,8 +208,46 @@ class ReportWriter:
             self._lock = None
 
 
+def _make_private_dirs(path: Path) -> None:
+    """Create ``path`` and its missing parents, each readable by its owner only.
+
+    A folder that already exists keeps its mode: it is the user's.
+    """
+    missing = []
+    folder = path
+    while not folder.exists() and folder != folder.parent:
+        missing.append(folder)
+        folder = folder.parent
+    for folder in reversed(missing):
+        try:
+            folder.mkdir(mode=0o700)
+        except FileExistsError:  # made meanwhile by someone else: theirs, as it is
+            continue
+        folder.chmod(0o700)  # mkdir's mode is cut by the umask
+
+
+def _private_file(path: Path) -> IO[bytes]:
+    """Create (or empty) ``path`` for writing bytes, readable by its owner only."""
+    descriptor = os.open(path, os.O_CREAT | os.O_WRONLY | os.O_TRUNC, 0o600)
+    try:
+        os.fchmod(descriptor, 0o600)  # the file may have existed with another mode
+        return os.fdopen(descriptor, "wb")
+    except BaseException:
+        os.close(descriptor)
+        raise
+
+
+def _private_text(path: Path) -> IO[str]:
+    """Create (or empty) ``path`` for CSV text in UTF-8 with a BOM, owner-only."""
+    return io.TextIOWrapper(_private_file(path), encoding="utf-8-sig", newline="")
+
+
 def _lock(out_dir: Path) -> IO[str]:
-    handle = try_lock(out_dir / LOCK)
+    path = out_dir / LOCK
+    os.close(os.open(path, os.O_CREAT | os.O_WRONLY, 0o600))
+    with contextlib.suppress(PermissionError):  # a lock file someone else made stays theirs
+        path.chmod(0o600)
+    handle = try_lock(path)
     if handle is None:
         raise ConfigError(
             f"another run is writing its report into {out_dir}; wait for it, or give --out "
@@ -231,7 +273,8 @@ def _write_incomplete(out_dir: Path, run_id: str) -> None:
         f"  importer report --run {run_id} --out FOLDER [--state STATE_DIR]\n"
     )
     temporary = out_dir / f".{INCOMPLETE}.{os.getpid()}"
-    temporary.write_text(text, encoding="utf-8")
+    with _private_file(temporary) as file:
+        file.write(text.encode("utf-8"))
     temporary.replace(out_dir / INCOMPLETE)
 
 
@@ -260,4 +303,5 @@ def _write_summary_json(path: Path, meta: Mapping[str, Any], totals: Totals) -> 
     """Write the run's facts and totals as JSON for scripts."""
     summary = {**meta, "totals": totals.as_dict(), "reasons": dict(totals.by_reason)}
     text = json.dumps(summary, indent=2, ensure_ascii=False, default=str)
-    path.write_text(text + "\n", encoding="utf-8")
+    with _private_file(path) as file:
+        file.write((text + "\n").encode("utf-8"))

@@ -9,7 +9,7 @@ from __future__ import annotations
 import csv
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from pathlib import Path
-from typing import Any
+from typing import IO, Any
 
 from openpyxl import Workbook
 from openpyxl.cell import WriteOnlyCell
@@ -48,8 +48,8 @@ _HEADER_FONT = Font(bold=True)
 _HEADER_FILL = PatternFill(fill_type="solid", fgColor="DDEBF7")
 
 
-def write_xlsx(path: Path, rows_csv: Path, meta: Mapping[str, Any], totals: Totals) -> None:
-    """Build report.xlsx from the summary and rows.csv, streaming the rows."""
+def write_xlsx(target: IO[bytes], rows_csv: Path, meta: Mapping[str, Any], totals: Totals) -> None:
+    """Build report.xlsx into ``target`` (an open file) from the summary and rows.csv."""
     book = Workbook(write_only=True)
     _write_summary_sheet(book, meta, totals)
     with rows_csv.open(encoding="utf-8-sig", newline="") as file:
@@ -60,7 +60,7 @@ def write_xlsx(path: Path, rows_csv: Path, meta: Mapping[str, Any], totals: Tota
             sheets[row[_STATUS_COLUMN]].append(row)
     for status_sheets in sheets.values():
         status_sheets.close()
-    book.save(path)
+    book.save(target)
 
 
 def _write_summary_sheet(book: Workbook, meta: Mapping[str, Any], totals: Totals) -> None:
