@@ -37,6 +37,9 @@ def report(run_id: str, out_dir: Path, state_dir: Path | None) -> None:
         f"{name} {count}" for name, count in totals.as_dict().items() if name != "rows"
     )
     click.echo(f"{totals.rows} rows: {parts}")
-    click.echo(f"report: {files.report_xlsx}")
+    if files.report_xlsx is not None:
+        click.echo(f"report: {files.report_xlsx}")
+    for note in files.notes:
+        click.echo(f"note: {note}")
     click.echo(f"rows:   {files.rows_csv}")
     click.echo(f"summary: {files.summary_json}")

@@ -156,7 +156,10 @@ def _render(result: RunResult, state_dir: Path | None) -> None:
     click.echo(f"{totals['rows']} rows: {parts}")
     if result.aborted:
         click.echo(f"importer: error: run aborted: {result.aborted}", err=True)
-    click.echo(f"report: {result.files.report_xlsx}")
+    if result.files.report_xlsx is not None:
+        click.echo(f"report: {result.files.report_xlsx}")
+    for note in result.files.notes:
+        click.echo(f"note: {note}")
     click.echo(f"rows:   {result.files.rows_csv}")
     click.echo(f"summary: {result.files.summary_json}")
     if result.files.unknown_csv is not None:

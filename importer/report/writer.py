@@ -14,6 +14,8 @@ Every cell is defused against CSV injection (``cells.neutralize``) and every CSV
 quoted, so no value can close its cell and start a live one; callers keep their data. The
 report holds emails and vendor messages: each file is created readable by its owner only, and a
 folder the writer creates is its owner's only, whatever the umask.
+
+A sheet wider than Excel can open gets no report.xlsx, and summary.json says why.
 """
 
 from __future__ import annotations
@@ -36,6 +38,7 @@ import pandas as pd
 from importer.errors import ConfigError
 from importer.lifecycle import SOURCE_ROW, Reason, RowOutcome
 from importer.locks import try_lock
+from importer.report import xlsx
 from importer.report.cells import csv_text, neutralize
 from importer.report.totals import Totals
 from importer.report.xlsx import write_xlsx
@@ -58,9 +61,12 @@ class ReportFiles:
 
     summary_json: Path
     rows_csv: Path
-    report_xlsx: Path
+    report_xlsx: Path | None
+    """None when the report is wider than Excel can open (``notes`` says so)."""
     unknown_csv: Path | None = None
     """The rows a person should check at the vendor (only when there are some)."""
+    notes: tuple[str, ...] = ()
+    """What a person should know about the report, such as why report.xlsx is missing."""
 
 
 class ReportWriter:
@@ -157,13 +163,20 @@ class ReportWriter:
             raise RuntimeError("the report is already closed")
         self._close_files()
         started = time.monotonic()
-        with _private_file(self._work / "report.xlsx") as book:
-            write_xlsx(book, self._work / "rows.csv", meta, self._totals)
+        too_wide = self._too_wide_note()
+        if too_wide is None:
+            with _private_file(self._work / "report.xlsx") as book:
+                write_xlsx(book, self._work / "rows.csv", meta, self._totals)
         durations = dict(meta.get("durations_seconds", {}))
         durations["report_xlsx"] = round(time.monotonic() - started, 3)
-        _write_summary_json(
-            self._work / "summary.json", {**meta, "durations_seconds": durations}, self._totals
-        )
+        notes = (*meta.get("notes", ()), *([too_wide] if too_wide else []))
+        summary = {
+            **meta,
+            "durations_seconds": durations,
+            "report_xlsx": None if too_wide else "report.xlsx",
+            "notes": list(notes),
+        }
+        _write_summary_json(self._work / "summary.json", summary, self._totals)
         for name in FILES:
             done = self._work / name
             if done.exists():
@@ -176,14 +189,27 @@ class ReportWriter:
         return ReportFiles(
             summary_json=self._out_dir / "summary.json",
             rows_csv=self._out_dir / "rows.csv",
-            report_xlsx=self._out_dir / "report.xlsx",
+            report_xlsx=None if too_wide else self._out_dir / "report.xlsx",
             unknown_csv=unknown if unknown.exists() else None,
+            notes=tuple(str(note) for note in notes),
         )
 
     def abort(self) -> None:
         """Drop the unfinished files, leaving the note that the run was cut short."""
         self._close_files()
         self._cleanup()
+
+    def _too_wide_note(self) -> str | None:
+        """Say why report.xlsx is not written when its sheets would be wider than Excel opens."""
+        width = len(REPORT_COLUMNS) + len(self._columns)
+        limit = xlsx.EXCEL_MAX_COLUMNS  # read at run time so tests can lower it
+        if width <= limit:
+            return None
+        return (
+            f"report.xlsx was not written: the sheet has {len(self._columns):,} columns, and with "
+            f"the report's own {len(REPORT_COLUMNS)} that is {width:,}, more than the {limit:,} "
+            "Excel opens; rows.csv has every row"
+        )
 
     def _unknown_writer(self) -> Any:
         if self._unknown is None:

@@ -1,12 +1,16 @@
 """Build report.xlsx: a Summary sheet, then one sheet per status, streamed from rows.csv.
 
-Every text cell is defused (see ``neutralize``) and cut to what Excel can hold; a status with
-more rows than one sheet can hold continues on the next sheet.
+Every text cell is defused (see ``neutralize``), stored as text (never a formula or an error
+code) and cut to what Excel can hold; a status with more rows than one sheet can hold continues
+on the next sheet. A report wider than ``EXCEL_MAX_COLUMNS`` is not built at all (the writer
+says so in summary.json): past it Excel calls the workbook corrupt, and openpyxl gives up.
 """
 
 from __future__ import annotations
 
+import contextlib
 import csv
+import sys
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import IO, Any
@@ -36,6 +40,9 @@ EXCEL_MAX_ROWS = 1_048_576
 EXCEL_MAX_CHARS = 32_767
 """Characters per cell that Excel can hold."""
 
+EXCEL_MAX_COLUMNS = 16_384
+"""Columns per sheet that Excel can open (XFD)."""
+
 WIDTH_SAMPLE_ROWS = 200
 """Rows per sheet looked at to size its columns."""
 
@@ -49,10 +56,17 @@ _HEADER_FILL = PatternFill(fill_type="solid", fgColor="DDEBF7")
 
 
 def write_xlsx(target: IO[bytes], rows_csv: Path, meta: Mapping[str, Any], totals: Totals) -> None:
-    """Build report.xlsx into ``target`` (an open file) from the summary and rows.csv."""
+    """Build report.xlsx into ``target`` from the summary and rows.csv, streaming the rows.
+
+    Args:
+        target: The open file to write the workbook into.
+        rows_csv: The finished rows.csv, at most ``EXCEL_MAX_COLUMNS`` wide.
+        meta: Facts about the run for the Summary sheet.
+        totals: The counts for the Summary sheet.
+    """
     book = Workbook(write_only=True)
     _write_summary_sheet(book, meta, totals)
-    with rows_csv.open(encoding="utf-8-sig", newline="") as file:
+    with rows_csv.open(encoding="utf-8-sig", newline="") as file, _any_field_size():
         reader = csv.reader(file)
         header = next(reader)
         sheets = {status.value: _StatusSheets(book, status, header) for status in STATUS_ORDER}
@@ -61,6 +75,16 @@ def write_xlsx(target: IO[bytes], rows_csv: Path, meta: Mapping[str, Any], total
     for status_sheets in sheets.values():
         status_sheets.close()
     book.save(target)
+
+
+@contextlib.contextmanager
+def _any_field_size() -> Iterator[None]:
+    """Read rows.csv whatever its cells' length: the run's own file, already accepted."""
+    previous = csv.field_size_limit(sys.maxsize)
+    try:
+        yield
+    finally:
+        csv.field_size_limit(previous)
 
 
 def _write_summary_sheet(book: Workbook, meta: Mapping[str, Any], totals: Totals) -> None:
