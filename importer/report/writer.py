@@ -96,7 +96,8 @@ class ReportWriter:
             self._work = out_dir / f".run-{run_id}"
             self._work.mkdir(mode=0o700)
             self._work.chmod(0o700)  # mkdir's mode is cut by the umask
-            _write_incomplete(out_dir, run_id)
+            self._previous = _previous_report(out_dir)
+            _write_note(out_dir, _started_note(run_id, self._previous))
             self._file: IO[str] | None = _private_text(self._work / "rows.csv")
         except OSError as error:
             raise ConfigError(
@@ -177,14 +178,16 @@ class ReportWriter:
             "notes": list(notes),
         }
         _write_summary_json(self._work / "summary.json", summary, self._totals)
+        # Several files cannot move in one step: until the last has moved, the note says so.
+        _write_note(self._out_dir, _moving_note(self._run_id, self._previous))
         for name in FILES:
             done = self._work / name
             if done.exists():
                 done.replace(self._out_dir / name)
             else:  # an older run's file would be taken for this run's
                 (self._out_dir / name).unlink(missing_ok=True)
-        self._cleanup()
         (self._out_dir / INCOMPLETE).unlink(missing_ok=True)
+        self._cleanup()
         unknown = self._out_dir / "unknown.csv"
         return ReportFiles(
             summary_json=self._out_dir / "summary.json",
@@ -282,26 +285,56 @@ def _lock(out_dir: Path) -> IO[str]:
     return handle
 
 
-def _write_incomplete(out_dir: Path, run_id: str) -> None:
-    """Say, in a file of its own, that a run is writing here (and was cut short if it stays)."""
-    previous = _summary_run(out_dir / "summary.json")
+def _previous_report(out_dir: Path) -> str | None:
+    """Return the run whose complete report ``out_dir`` holds, if it holds one."""
+    try:
+        note = (out_dir / INCOMPLETE).read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError):
+        note = ""
+    if _MOVING in note:  # an earlier run was stopped while moving its files in: a mix
+        return None
+    return _summary_run(out_dir / "summary.json")  # a run cut short before moving left them
+
+
+def _started_note(run_id: str, previous: str | None) -> str:
     beside = (
         f"The other files here are the complete report of run {previous}."
         if previous
-        else "No complete report of an earlier run is here."
+        else "No complete report of an earlier run is known to be here."
     )
-    text = (
-        f"Run {run_id} started writing its report here at "
-        f"{datetime.now(UTC).isoformat(timespec='seconds')}.\n"
+    return (
+        f"Run {run_id} started writing its report here at {_now()}.\n"
         "If no importer is running, that run was cut short before its report was complete.\n"
         f"{beside}\n"
         "Rebuild the cut-short run's report from the ledger with:\n"
         f"  importer report --run {run_id} --out FOLDER [--state STATE_DIR]\n"
     )
+
+
+_MOVING = "finished and began moving its complete report"
+
+
+def _moving_note(run_id: str, previous: str | None) -> str:
+    earlier = f"run {previous}'s" if previous else "an earlier run's"
+    return (
+        f"Run {run_id} {_MOVING} here at {_now()}.\n"
+        "If no importer is running, that run was stopped during the move: each of rows.csv,\n"
+        f"unknown.csv, report.xlsx and summary.json here may be run {run_id}'s or {earlier}\n"
+        "(summary.json and report.xlsx name their run). Rebuild a whole report from the ledger:\n"
+        f"  importer report --run {run_id} --out FOLDER [--state STATE_DIR]\n"
+    )
+
+
+def _write_note(out_dir: Path, text: str) -> None:
+    """Replace ``INCOMPLETE.txt`` in one step, so it is never half written."""
     temporary = out_dir / f".{INCOMPLETE}.{os.getpid()}"
     with _private_file(temporary) as file:
         file.write(text.encode("utf-8"))
     temporary.replace(out_dir / INCOMPLETE)
+
+
+def _now() -> str:
+    return datetime.now(UTC).isoformat(timespec="seconds")
 
 
 def _summary_run(path: Path) -> str | None:
