@@ -6,13 +6,14 @@ file starts with it). Blank rows are dropped but still counted; rows wider than 
 kept, cut to the header's width and reported in ``Chunk.malformed``.
 
 This module holds the ``Sheet`` and ``Chunk`` types and ``open_sheet``; the file's kind, encoding
-and delimiter are found by ``sniff``, and its records come from ``csv`` or ``workbook``.
+and delimiter are found by ``sniff``, and its records come from ``csv`` or ``workbook``, within
+the ``limits`` that keep memory bounded (a workbook is checked by ``archive`` first).
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator, Mapping, Sequence
-from dataclasses import dataclass
+from collections.abc import Iterator, Mapping, Sequence
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import pandas as pd
@@ -20,7 +21,8 @@ import pandas as pd
 from importer.errors import InputError
 from importer.lifecycle import SOURCE_ROW
 from importer.read.csv import csv_header, csv_records
-from importer.read.records import Records, data_records, is_blank
+from importer.read.limits import FLAGS, ReadLimits
+from importer.read.records import BrokenRecord, Records, data_records, is_blank
 from importer.read.sniff import (
     CSV_SUFFIXES,
     WORKBOOK_SUFFIXES,
@@ -31,7 +33,11 @@ from importer.read.sniff import (
 )
 from importer.read.workbook import workbook_header, workbook_records
 
-__all__ = ["CSV_SUFFIXES", "WORKBOOK_SUFFIXES", "Chunk", "Sheet", "open_sheet"]
+__all__ = ["CHUNK_CELLS", "CSV_SUFFIXES", "WORKBOOK_SUFFIXES", "Chunk", "Sheet", "open_sheet"]
+
+CHUNK_CELLS = 500_000
+"""The most cells in one chunk: a sheet of 16,384 columns comes 30 rows at a time, so that a
+chunk, copied by each stage after read, stays tens of megabytes however wide the sheet."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -60,6 +66,7 @@ class Sheet:
         encoding: The encoding detected for a CSV file; ``None`` for a workbook.
         delimiter: The delimiter detected for a CSV file; ``None`` for a workbook.
         sheet_name: The sheet read from a workbook; ``None`` for a CSV file.
+        limits: What the file may hold (rows, cells, cell length...).
     """
 
     path: Path
@@ -68,6 +75,7 @@ class Sheet:
     encoding: str | None
     delimiter: str | None
     sheet_name: str | None
+    limits: ReadLimits = field(default_factory=ReadLimits)
 
     def estimated_rows(self) -> int | None:
         """Return about how many data rows a CSV file holds (its line count), for progress.
@@ -86,6 +94,10 @@ class Sheet:
     def chunks(self, chunk_rows: int = 10_000) -> Iterator[Chunk]:
         """Read the data rows from the start, ``chunk_rows`` at a time.
 
+        A chunk holds fewer rows when the sheet is so wide that ``chunk_rows`` rows would hold
+        more than ``CHUNK_CELLS`` cells. When reading fails mid-file, the rows read before the
+        problem come first as a chunk of their own, then the InputError.
+
         Args:
             chunk_rows: The most data rows in one chunk.
 
@@ -94,72 +106,103 @@ class Sheet:
 
         Raises:
             ValueError: If ``chunk_rows`` is less than 1.
-            InputError: If the file cannot be read (changed or broken since it was opened).
+            InputError: If a row cannot be told from the next (a quote never closed), the file
+                goes past the row limit, or it cannot be read (changed or broken since it was
+                opened); the message names the row.
         """
         if chunk_rows < 1:
             raise ValueError(f"chunk_rows must be at least 1, not {chunk_rows}")
-        return _chunked(data_records(self._records()), self.columns, chunk_rows)
+        chunk_rows = min(chunk_rows, max(1, CHUNK_CELLS // max(1, len(self.columns))))
+        records = data_records(self._records(), self.path, self.limits)
+        return _chunked(records, self.columns, chunk_rows)
 
     def _records(self) -> Records:
         """Return every record of the file with its row number, header and blank rows included."""
         if self.kind == "csv":
             assert self.encoding is not None and self.delimiter is not None
-            return csv_records(self.path, self.encoding, self.delimiter)
+            return csv_records(self.path, self.encoding, self.delimiter, self.limits)
         assert self.sheet_name is not None
-        return workbook_records(self.path, self.sheet_name)
+        return workbook_records(self.path, self.sheet_name, self.limits)
 
 
-def open_sheet(path: Path, *, sheet: str | None = None) -> Sheet:
+def open_sheet(path: Path, *, sheet: str | None = None, limits: ReadLimits | None = None) -> Sheet:
     """Open a CSV or workbook file and read its header.
 
     Args:
         path: The file to read.
         sheet: The workbook sheet to read, by name; the first visible sheet when omitted.
+        limits: What the file may hold; ``ReadLimits()`` when omitted.
 
     Returns:
         The sheet, ready to be read in chunks.
 
     Raises:
         InputError: If the file is missing, empty, of an unsupported kind, binary, broken,
-            password-protected, has no header row, or names no such sheet.
+            password-protected, not what its name says, past a limit, has no header row, or
+            names no such sheet.
     """
     path = Path(path)
-    check_file(path)
+    limits = limits or ReadLimits()
+    check_file(path, limits)
     if path.suffix.lower() in CSV_SUFFIXES:
         if sheet is not None:
             raise InputError(f"{path} is a CSV file, which has no sheets; drop the sheet option")
-        return _open_csv(path)
-    return _open_workbook(path, sheet)
+        return _open_csv(path, limits)
+    return _open_workbook(path, sheet, limits)
 
 
-def _open_csv(path: Path) -> Sheet:
+def _open_csv(path: Path, limits: ReadLimits) -> Sheet:
     """Detect a CSV file's encoding and delimiter, then read its header."""
     encoding = detect_encoding(path)
     delimiter = sniff_delimiter(sample_text(path, encoding))
-    columns = csv_header(path, encoding, delimiter)
-    return Sheet(path, "csv", columns, encoding, delimiter, None)
+    columns = csv_header(path, encoding, delimiter, limits)
+    sheet = Sheet(path, "csv", columns, encoding, delimiter, None, limits)
+    lines = (sheet.estimated_rows() or 0) + 1
+    if lines > limits.max_rows:
+        raise InputError(
+            f"{path} has {lines:,} lines, more than the limit of {limits.max_rows:,} rows;"
+            f" split it, or raise the limit with {FLAGS['max_rows']} N"
+        )
+    return sheet
 
 
-def _open_workbook(path: Path, sheet: str | None) -> Sheet:
+def _open_workbook(path: Path, sheet: str | None, limits: ReadLimits) -> Sheet:
     """Choose a workbook's sheet and read its header."""
-    name, columns = workbook_header(path, sheet)
-    return Sheet(path, "xlsx", columns, None, None, name)
+    name, columns = workbook_header(path, sheet, limits)
+    return Sheet(path, "xlsx", columns, None, None, name, limits)
 
 
 def _chunked(
-    records: Iterable[tuple[int, list[str]]], columns: Sequence[str], chunk_rows: int
+    records: Iterator[tuple[int, list[str] | BrokenRecord]],
+    columns: Sequence[str],
+    chunk_rows: int,
 ) -> Iterator[Chunk]:
-    """Group data records into chunks, fitting each to the header's width."""
+    """Group data records into chunks, fitting each to the header's width.
+
+    When the records fail mid-way, the rows read so far are yielded before the error.
+    """
     width = len(columns)
     numbers: list[int] = []
     rows: list[list[str]] = []
     malformed: dict[int, str] = {}
-    for number, record in records:
-        cells = record
-        if len(record) != width:
-            cells, problem = _fit(record, width)
-            if problem:
-                malformed[number] = problem
+    while True:
+        try:
+            number, record = next(records)
+        except StopIteration:
+            break
+        except InputError:
+            if rows:
+                yield _chunk(numbers, rows, malformed, columns)
+            raise
+        if isinstance(record, BrokenRecord):
+            cells, _ = _fit(record.cells, width)
+            malformed[number] = f"row {record.message}"
+        else:
+            cells = record
+            if len(record) != width:
+                cells, problem = _fit(record, width)
+                if problem:
+                    malformed[number] = problem
         numbers.append(number)
         rows.append(cells)
         if len(rows) == chunk_rows:

@@ -3,7 +3,8 @@
 A file is read only if it is a non-empty file whose name ends in a supported suffix. CSV files
 are decoded by the encoding found in them (byte-order mark, then UTF-8, then charset-normalizer)
 and split by the delimiter that divides their first records most evenly; files that look binary
-are refused with a hint at what they really are.
+are refused with a hint at what they really are, and so are files over the size limit and files
+that mix encodings (UTF-8 and a code page), naming the line where one gives way to the other.
 """
 
 from __future__ import annotations
@@ -11,13 +12,16 @@ from __future__ import annotations
 import codecs
 import csv
 import io
+import re
 from collections import Counter
+from dataclasses import dataclass
 from itertools import islice
 from pathlib import Path
 
 import charset_normalizer
 
 from importer.errors import InputError
+from importer.read.limits import FLAGS, ReadLimits, over
 
 __all__ = [
     "CSV_SUFFIXES",
@@ -65,14 +69,22 @@ _BINARY_SIGNATURES = (
 # Control bytes that do not occur in text (tab, newlines, form feed, SUB and ESC excepted).
 _CONTROL_BYTES = frozenset(range(32)) - {9, 10, 11, 12, 13, 26, 27}
 
+# UTF-8 for accented Latin letters, and for typographic quotes, dashes and the ellipsis.
+_UTF8_TEXT = re.compile(rb"\xc3[\x80-\xbf]|\xc5[\x92\x93\xa0\xa1\xb8\xbd\xbe]|\xe2\x80[\x93-\xa6]")
+
+# The same, and Greek, Cyrillic and three-byte UTF-8 (most other scripts), seldom made by chance.
+_UTF8_LETTERS = re.compile(
+    _UTF8_TEXT.pattern + rb"|[\xce-\xd3][\x80-\xbf]|[\xe0-\xef][\x80-\xbf]{2}"
+)
+
 # Guesses from charset-normalizer that mean "some western single-byte code page".
 _WESTERN = frozenset(
     {"cp1252", "latin_1", "iso8859_15", "cp850", "cp858", "cp437", "mac_roman", "mac_iceland"}
 )
 
 
-def check_file(path: Path) -> None:
-    """Raise InputError unless the path is a non-empty file of a supported kind."""
+def check_file(path: Path, limits: ReadLimits) -> None:
+    """Raise InputError unless the path is a non-empty file of a supported kind and size."""
     try:
         is_dir, is_file = path.is_dir(), path.is_file()
         size = path.stat().st_size if is_file else 0
@@ -90,6 +102,11 @@ def check_file(path: Path) -> None:
         )
     if size == 0:
         raise InputError(f"{path} is empty; export the sheet again, header row included")
+    if size > limits.max_file_bytes:
+        raise InputError(
+            f"{path} is {over(size, limits.max_file_bytes)}; split it, or raise the limit"
+            f" with {FLAGS['max_file_bytes']} N"
+        )
 
 
 def sample_text(path: Path, encoding: str) -> str:
@@ -152,10 +169,24 @@ def detect_encoding(path: Path) -> str:
         return utf16
     if _control_share(head) > 0.1:
         raise InputError(f"{path} looks like a binary file, not CSV text; export it as CSV")
-    error_at = _first_utf8_error(path)
-    if error_at is None:
+    not_utf8 = _first_utf8_error(path)
+    if not_utf8 is None:
         return "utf-8"
-    return _guess_single_byte(path, _read_window(path, error_at))
+    if not_utf8.after_utf8:
+        raise InputError(
+            f"{path} mixes encodings: it is UTF-8 text up to line {not_utf8.line}, which holds"
+            f" a byte that is not UTF-8 ({not_utf8.byte:#04x}); save the whole file again as"
+            " UTF-8 (in Excel: CSV UTF-8)"
+        )
+    encoding = _guess_single_byte(path, _read_window(path, not_utf8.offset))
+    late = _late_utf8_line(path, not_utf8) if _single_byte(encoding) else None
+    if late is not None:
+        raise InputError(
+            f"{path} mixes encodings: it is {encoding} text on line {not_utf8.line}, but"
+            f" line {late} holds UTF-8 text; save the whole file again as UTF-8 (in Excel:"
+            " CSV UTF-8)"
+        )
+    return encoding
 
 
 def _read_head(path: Path) -> bytes:
@@ -199,18 +230,73 @@ def _control_share(head: bytes) -> float:
     return sum(1 for byte in head if byte in _CONTROL_BYTES) / len(head)
 
 
-def _first_utf8_error(path: Path) -> int | None:
-    """Return the offset of the first byte that is not valid UTF-8, or None if all are."""
+@dataclass(frozen=True, slots=True)
+class _NotUtf8:
+    """Where a file stops being UTF-8: the first byte that is not."""
+
+    offset: int
+    byte: int
+    line: int
+    """Its line number, counted from 1."""
+    after_utf8: bool
+    """Whether UTF-8 text of letters beyond ASCII came before it (the file mixes encodings)."""
+
+
+def _first_utf8_error(path: Path) -> _NotUtf8 | None:
+    """Return the first byte that is not valid UTF-8, or None if all are."""
     decoder = codecs.getincrementaldecoder("utf-8")()
-    offset = 0
+    offset, lines, utf8_text = 0, 1, False
     try:
         with path.open("rb") as raw:
             while block := raw.read(_BLOCK_BYTES):
-                decoder.decode(block)
+                try:
+                    decoder.decode(block)
+                except UnicodeDecodeError as error:
+                    start = max(0, error.start - len(error.object) + len(block))
+                    before = block[:start]
+                    return _NotUtf8(
+                        offset=offset + start,
+                        byte=error.object[error.start],
+                        line=lines + before.count(b"\n"),
+                        after_utf8=utf8_text or _has_utf8_text(before),
+                    )
                 offset += len(block)
+                lines += block.count(b"\n")
+                utf8_text = utf8_text or _has_utf8_text(block)
             decoder.decode(b"", final=True)
-    except UnicodeDecodeError as error:
-        return max(0, offset + error.start)
+    except UnicodeDecodeError as error:  # the file ends inside a multi-byte sequence
+        return _NotUtf8(offset, error.object[error.start], lines, utf8_text)
+    except OSError as error:
+        raise InputError(f"{path} cannot be read: {error.strerror or error}") from error
+    return None
+
+
+def _single_byte(encoding: str) -> bool:
+    """Return whether an encoding gives one character per byte (cp1252, latin-1...)."""
+    high = bytes(range(128, 256))
+    return len(high.decode(encoding, errors="replace")) == len(high)
+
+
+def _has_utf8_text(data: bytes) -> bool:
+    """Return whether bytes hold UTF-8 text beyond ASCII that a code page would not make."""
+    return not data.isascii() and _UTF8_LETTERS.search(data) is not None
+
+
+def _late_utf8_line(path: Path, not_utf8: _NotUtf8) -> int | None:
+    """Return the line of the first UTF-8 accent or quote mark after the first non-UTF-8 byte.
+
+    Only sequences that are nonsense in a single-byte code page count ("Ã©", "â€™"), so
+    that a western file is never taken for a mixed one by chance.
+    """
+    lines = not_utf8.line
+    try:
+        with path.open("rb") as raw:
+            raw.seek(not_utf8.offset)
+            while block := raw.read(_BLOCK_BYTES):
+                found = _UTF8_TEXT.search(block)
+                if found:
+                    return lines + block.count(b"\n", 0, found.start())
+                lines += block.count(b"\n")
     except OSError as error:
         raise InputError(f"{path} cannot be read: {error.strerror or error}") from error
     return None

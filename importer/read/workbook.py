@@ -16,35 +16,48 @@ from pathlib import Path
 import python_calamine
 
 from importer.errors import InputError
-from importer.read.records import Records, header_columns
+from importer.read.archive import check_sheet_extent, check_workbook
+from importer.read.limits import FLAGS, ReadLimits
+from importer.read.records import (
+    BrokenRecord,
+    NoHeaderError,
+    Records,
+    column_letter,
+    header_columns,
+)
 
 __all__ = ["workbook_header", "workbook_records"]
 
 _EXACT_FLOAT_LIMIT = 2**53
 
 
-def workbook_header(path: Path, sheet: str | None) -> tuple[str, tuple[str, ...]]:
-    """Choose a workbook's sheet and read its header.
+def workbook_header(
+    path: Path, sheet: str | None, limits: ReadLimits
+) -> tuple[str, tuple[str, ...]]:
+    """Choose a workbook's sheet and read its header, once the file is known to be safe.
 
     Args:
         path: The workbook.
         sheet: The sheet to read, by name; the first visible worksheet when omitted.
+        limits: What the file, its archive and the sheet may hold.
 
     Returns:
         The name of the sheet chosen and its unique column names.
 
     Raises:
-        InputError: If the workbook cannot be read, names no such sheet, or the sheet has no
-            header row.
+        InputError: If the workbook cannot be read, is not what its name says, goes past a
+            limit, names no such sheet, or the sheet has no header row.
     """
+    check_workbook(path, limits)
     with _workbook(path) as book:
         name = _choose_sheet(book, path, sheet)
+        check_sheet_extent(path, name, limits)
         worksheet = book.get_sheet_by_name(name)
         first_col = worksheet.start[1] if worksheet.start else 0
         try:
-            with closing(_worksheet_records(worksheet)) as records:
-                columns = header_columns(records, path, first_col)
-        except InputError:
+            with closing(_worksheet_records(worksheet, limits)) as records:
+                columns = header_columns(records, path, limits, first_col)
+        except NoHeaderError:
             others = ", ".join(repr(other) for other in book.sheet_names if other != name)
             hint = f"; choose another sheet: {others}" if others else ""
             raise InputError(f"{path}: sheet {name!r} has no header row{hint}") from None
@@ -92,17 +105,19 @@ def _choose_sheet(book: python_calamine.CalamineWorkbook, path: Path, wanted: st
     raise InputError(f"{path} has no sheet named {wanted!r}; the sheets are {available}")
 
 
-def workbook_records(path: Path, sheet_name: str) -> Records:
-    """Yield each row of a workbook's sheet with its row number."""
+def workbook_records(path: Path, sheet_name: str, limits: ReadLimits) -> Records:
+    """Yield each row of a workbook's sheet with its row number (``workbook_header`` checked
+    the file first)."""
     with _workbook(path) as book:
-        yield from _worksheet_records(book.get_sheet_by_name(sheet_name))
+        yield from _worksheet_records(book.get_sheet_by_name(sheet_name), limits)
 
 
-def _worksheet_records(
-    worksheet: python_calamine.CalamineSheet,
-) -> Records:
-    """Yield each row of a worksheet as text, numbered as the spreadsheet app shows it."""
-    start_row = worksheet.start[0] if worksheet.start else 0
+def _worksheet_records(worksheet: python_calamine.CalamineSheet, limits: ReadLimits) -> Records:
+    """Yield each row of a worksheet as text, numbered as the spreadsheet app shows it.
+
+    A row with a cell over the length limit comes as a BrokenRecord, that cell left out.
+    """
+    start_row, first_col = worksheet.start or (0, 0)
     rows = worksheet.iter_rows()
     first = next(rows, None)
     if first is None:
@@ -111,7 +126,23 @@ def _worksheet_records(
     padded = start_row > 0 and all(value == "" for value in first)
     first_number = 1 if padded else start_row + 1
     for number, row in enumerate(chain([first], rows), start=first_number):
-        yield number, [value if type(value) is str else _cell_text(value) for value in row]
+        cells = [value if type(value) is str else _cell_text(value) for value in row]
+        if max(map(len, cells), default=0) > limits.max_cell_chars:
+            yield number, _without_long_cells(cells, first_col, limits)
+        else:
+            yield number, cells
+
+
+def _without_long_cells(cells: list[str], first_col: int, limits: ReadLimits) -> BrokenRecord:
+    """Return a row as a BrokenRecord naming its longest cell, the long cells left empty."""
+    limit = limits.max_cell_chars
+    longest = max(range(len(cells)), key=lambda index: len(cells[index]))
+    message = (
+        f"has a cell of {len(cells[longest]):,} characters in column"
+        f" {column_letter(first_col + longest)}, more than the limit of {limit:,} for a cell;"
+        f" shorten it, or raise the limit with {FLAGS['max_cell_chars']} N"
+    )
+    return BrokenRecord(message, [cell if len(cell) <= limit else "" for cell in cells])
 
 
 def _cell_text(value: object) -> str:
