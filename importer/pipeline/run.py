@@ -15,7 +15,7 @@ import time
 import uuid
 from collections.abc import Iterator, Mapping
 from contextlib import AsyncExitStack, ExitStack, contextmanager
-from dataclasses import dataclass, field, replace
+from dataclasses import asdict, dataclass, field, replace
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -27,7 +27,7 @@ import platformdirs
 
 from importer.contracts.contract import Contract, RateLimit, load_contract
 from importer.dedupe import Deduper
-from importer.errors import ConfigError, MappingError
+from importer.errors import ConfigError, InputError, MappingError
 from importer.ledger.books import Bookkeeper
 from importer.ledger.interface import Ledger, Run
 from importer.ledger.sqlite import SqliteLedger
@@ -38,7 +38,7 @@ from importer.pipeline.progress import NullObserver, Observer
 from importer.push.auth import Credentials, credentials_from_env
 from importer.push.throttle import Throttle
 from importer.push.workers import Pusher, PushSettings
-from importer.read import Chunk, Sheet, open_sheet
+from importer.read import Chunk, ReadLimits, Sheet, open_sheet
 from importer.redact import safe_url
 from importer.report.totals import Totals
 from importer.report.writer import ReportFiles, ReportWriter
@@ -70,6 +70,8 @@ class RunConfig:
     """A client-side limit that replaces the vendor's documented one."""
     chunk_rows: int = 5_000
     push: PushSettings = field(default_factory=PushSettings)
+    limits: ReadLimits = field(default_factory=ReadLimits)
+    """What the input file may hold: its size, rows, columns, cells (see ReadLimits)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -194,8 +196,9 @@ def _arguments(config: RunConfig) -> dict[str, Any]:
     settings = {
         name: getattr(config, name)
         for name in RunConfig.__dataclass_fields__
-        if name not in ("push", "rate_limit", "base_url")
+        if name not in ("push", "rate_limit", "base_url", "limits")
     }
+    settings["limits"] = asdict(config.limits)
     settings["base_url"] = safe_url(config.base_url) if config.base_url else None
     settings["rate_limit"] = (
         f"{config.rate_limit.requests}/{config.rate_limit.per_seconds:g}s"
@@ -212,7 +215,7 @@ def _arguments(config: RunConfig) -> dict[str, Any]:
 def _plan(config: RunConfig) -> tuple[Contract, Sheet, MappingPlan]:
     """Load the contract, open the sheet and decide which column fills which field."""
     contract = load_contract(config.vendor)
-    sheet = open_sheet(config.sheet_path, sheet=config.sheet_name)
+    sheet = open_sheet(config.sheet_path, sheet=config.sheet_name, limits=config.limits)
     explicit = load_mapping_file(config.mapping_file) if config.mapping_file else None
     try:
         plan = plan_mapping(
@@ -352,9 +355,15 @@ async def _stream(
                 )
             )
             stack.enter_context(_stop_on_signals(stages.pusher, stages.observer))
-        for chunk in sheet.chunks(config.chunk_rows):
-            outcomes = await _process(chunk, stages)
-            stages.report.write(chunk.frame, outcomes)
+        try:
+            for chunk in sheet.chunks(config.chunk_rows):
+                outcomes = await _process(chunk, stages)
+                stages.report.write(chunk.frame, outcomes)
+        except InputError as error:
+            if not stages.report.totals.rows:
+                raise  # nothing was read, so nothing was sent: refuse the file as a whole
+            # The rows before the problem keep their outcomes; the report says where it stopped.
+            return f"{error}; the rows after it were not read"
         return stages.pusher.abort_reason if stages.pusher else None
 
 
