@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import asyncio
+import http.server
+import threading
 from dataclasses import replace
 
 from importer.contracts.contract import Contract
@@ -127,3 +129,39 @@ def test_unreachable_vendor_stops_the_run(leads_contract: Contract) -> None:
     assert {outcome.status for outcome in outcomes.values()} == {Status.SKIPPED}
     assert {outcome.reason for outcome in outcomes.values()} == {Reason.ABORTED}
     assert "cannot reach the vendor at http://127.0.0.1:9" in outcomes[2].message
+
+
+class _HugeAnswer(http.server.BaseHTTPRequestHandler):
+    """A vendor that answers every create with a 400 whose body is 20 MB of text."""
+
+    def do_POST(self) -> None:
+        self.rfile.read(int(self.headers.get("content-length", 0)))
+        self.send_response(400)
+        self.send_header("content-type", "text/plain")
+        self.send_header("content-length", str(20 * 1024 * 1024))
+        self.end_headers()
+        block = b"x" * 1024 * 1024
+        try:
+            for _ in range(20):
+                self.wfile.write(block)
+        except (BrokenPipeError, ConnectionResetError):
+            pass  # the client stopped reading at its limit, as it should
+
+    def log_message(self, *args: object) -> None:
+        """Stay quiet."""
+
+
+def test_a_runaway_answer_is_read_only_up_to_the_limit(leads_contract: Contract) -> None:
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), _HugeAnswer)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        url = f"http://127.0.0.1:{server.server_address[1]}"
+        settings = replace(FAST, max_response_bytes=64 * 1024)
+        outcomes = push(leads_contract, url, [Record(2, {"fullName": "A"})], settings=settings)
+    finally:
+        server.shutdown()
+        server.server_close()
+    assert (outcomes[2].status, outcomes[2].reason) == (Status.FAILED, Reason.VENDOR_REJECTED)
+    assert outcomes[2].message.startswith("400 Bad Request: xxx")
+    assert len(outcomes[2].message) < 1_000

@@ -49,6 +49,8 @@ class PushSettings:
     backoff_initial_seconds: float = 0.5
     backoff_max_seconds: float = 30.0
     retry_after_cap_seconds: float = 120.0
+    max_response_bytes: int = 1_000_000
+    """Read at most this much of an answer's body (a vendor's answers are small JSON)."""
     max_row_seconds: float = 300.0
     """Give up on a row whose retries would run longer than this."""
     max_run_seconds: float | None = None
@@ -251,15 +253,15 @@ class Pusher:
         except ValueError as error:  # httpx cannot encode a header value: nothing was sent
             return classify_unsendable(error)
         try:
-            response = await client.send(request)
+            response = await client.send(request, stream=True)
+            try:
+                body = await _read_capped(response, self._settings.max_response_bytes)
+            finally:
+                await response.aclose()
         except httpx.TransportError as error:
             return classify_transport_error(error, redact=self._redact)
         return classify_response(
-            response.status_code,
-            response.headers,
-            response.content,
-            self._contract,
-            redact=self._redact,
+            response.status_code, response.headers, body, self._contract, redact=self._redact
         )
 
     def _wait(self, state: RetryCallState) -> float:
@@ -290,3 +292,19 @@ class Pusher:
             stopped=(stopped.reason, stopped.message) if stopped else None,
             heard_from_vendor=self._heard_from_vendor,
         )
+
+
+async def _read_capped(response: httpx.Response, limit: int) -> bytes:
+    """Return an answer's body, cut at ``limit`` bytes so a runaway answer cannot fill memory.
+
+    A cut JSON body no longer parses: its words are then shown raw (shortened), and a created
+    record's id may be missing from the report.
+    """
+    chunks: list[bytes] = []
+    size = 0
+    async for chunk in response.aiter_bytes():
+        chunks.append(chunk[: limit - size])
+        size += len(chunks[-1])
+        if size >= limit:
+            break
+    return b"".join(chunks)
