@@ -6,7 +6,7 @@ deduped. State carries across chunks, so a whole sheet is deduped while it strea
 
 The keys seen so far are remembered as 16-byte BLAKE2b digests in a numpy hash table, not as
 strings in a dict: each chunk is checked against it in one pass whatever the number of keys
-before it, and a key costs about 50 bytes however long it is.
+before it, and a key costs 36 to 72 bytes however long it is (a 144-byte dict entry before).
 """
 
 from __future__ import annotations
