@@ -4,7 +4,7 @@ VENV   ?= .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: demo test lint typecheck pytest bench chaos samples clean
+.PHONY: demo test lint typecheck pytest bench chaos fuzz samples clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -37,6 +37,10 @@ bench: $(STAMP)
 # 100 kill -9 trials over the vendors' sandboxes; not part of `make test` (a few minutes).
 chaos: $(STAMP)
 	$(BIN)/python bench/chaos.py --trials 100
+
+# The read and map fuzz tests with thousands of examples each; not part of `make test`.
+fuzz: $(STAMP)
+	IMPORTER_FUZZ=long $(BIN)/python -m pytest -q tests/test_fuzz.py
 
 samples: $(STAMP)
 	$(BIN)/python sample_data/make_samples.py

@@ -78,13 +78,14 @@ class _Lines:
         if not line:
             self.ended = True
             raise StopIteration
-        line = line.replace("\x00", "")
         self.lines += 1
+        # Counted before NULs are dropped: a line cut at the limit must stay over it, or its
+        # rest would be read as a row of its own.
         self.chars += len(line)
         self.last = line
         if self.chars > self._max_chars:
             raise _TooLong
-        return line
+        return line.replace("\x00", "")
 
     def drain(self, delimiter: str) -> tuple[int, int]:
         """Skip the rest of the last physical line.

@@ -48,13 +48,27 @@ _SNIFF_CHARS = 64 * 1024
 _BLOCK_BYTES = 1024 * 1024
 _HEAD_BYTES = 64 * 1024
 
+
+@dataclass(frozen=True, slots=True)
+class _Bom:
+    """A byte-order mark: the codec that reads a file starting with it, and what it says."""
+
+    mark: bytes
+    encoding: str
+    """The codec a file starting with the mark is read with (it drops the mark)."""
+    codec: str
+    """The codec of the bytes after the mark."""
+    name: str
+
+
 _BOMS = (
-    (codecs.BOM_UTF32_LE, "utf-32"),
-    (codecs.BOM_UTF32_BE, "utf-32"),
-    (codecs.BOM_UTF8, "utf-8-sig"),
-    (codecs.BOM_UTF16_LE, "utf-16"),
-    (codecs.BOM_UTF16_BE, "utf-16"),
+    _Bom(codecs.BOM_UTF32_LE, "utf-32", "utf-32-le", "UTF-32"),
+    _Bom(codecs.BOM_UTF32_BE, "utf-32", "utf-32-be", "UTF-32"),
+    _Bom(codecs.BOM_UTF8, "utf-8-sig", "utf-8", "UTF-8"),
+    _Bom(codecs.BOM_UTF16_LE, "utf-16", "utf-16-le", "UTF-16"),
+    _Bom(codecs.BOM_UTF16_BE, "utf-16", "utf-16-be", "UTF-16"),
 )
+
 
 _BINARY_SIGNATURES = (
     (b"PK\x03\x04", "a zip archive (an .xlsx or .ods workbook under another name?)"),
@@ -153,16 +167,19 @@ def _steadiness(sample: str, delimiter: str) -> tuple[float, int]:
 def detect_encoding(path: Path) -> str:
     """Return the Python codec name to decode a CSV file with.
 
-    A byte-order mark decides; then UTF-8 if the whole file decodes as UTF-8; then
-    charset-normalizer's guess on the bytes around the first non-UTF-8 byte.
+    A byte-order mark decides, if the whole file decodes as it says; then UTF-8 if the whole
+    file decodes as UTF-8; then charset-normalizer's guess on the bytes around the first
+    non-UTF-8 byte.
 
     Raises:
-        InputError: If the file looks binary rather than text.
+        InputError: If the file looks binary rather than text, or its text does not decode as
+            its byte-order mark says or as one encoding throughout.
     """
     head = _read_head(path)
-    for bom, encoding in _BOMS:
-        if head.startswith(bom):
-            return encoding
+    for bom in _BOMS:
+        if head.startswith(bom.mark):
+            _check_bom_text(path, head, bom)
+            return bom.encoding
     _reject_binary_signature(path, head)
     utf16 = _bomless_utf16(head)
     if utf16:
@@ -196,6 +213,55 @@ def _read_head(path: Path) -> bytes:
             return raw.read(_HEAD_BYTES)
     except OSError as error:
         raise InputError(f"{path} cannot be read: {error.strerror or error}") from error
+
+
+def _check_bom_text(path: Path, head: bytes, bom: _Bom) -> None:
+    """Refuse a file whose text is not in the encoding its byte-order mark says.
+
+    Read as the mark says, UTF-32 or UTF-16 text under the wrong mark comes out a quarter or
+    more NUL characters (or every character out of place); a code page's byte, a lone
+    surrogate or a cut-off last character do not decode at all. Either way the reader would
+    replace or drop characters without a word, or find no rows.
+
+    Raises:
+        InputError: naming the file, the mark, and the line that does not decode.
+    """
+    sample = head[len(bom.mark) :].decode(bom.codec, errors="replace")
+    nuls = sample.count("\x00")
+    if nuls > 4 and nuls * 4 > len(sample):
+        raise InputError(
+            f"{path} starts with a {bom.name} byte-order mark, but its text is not {bom.name}"
+            " (it reads as NUL characters); save it again as UTF-8 (in Excel: CSV UTF-8)"
+        )
+    bad = _first_undecodable(path, bom)
+    if bad is not None:
+        line, byte = bad
+        raise InputError(
+            f"{path} mixes encodings: it starts with a {bom.name} byte-order mark, but line"
+            f" {line} holds bytes that are not {bom.name} ({byte:#04x}); save the whole file"
+            " again as UTF-8 (in Excel: CSV UTF-8)"
+        )
+
+
+def _first_undecodable(path: Path, bom: _Bom) -> tuple[int, int] | None:
+    """Return the line and first byte of the first bytes after a mark that do not decode."""
+    decoder = codecs.getincrementaldecoder(bom.codec)()
+    lines = 1
+    try:
+        with path.open("rb") as raw:
+            raw.seek(len(bom.mark))
+            while block := raw.read(_BLOCK_BYTES):
+                try:
+                    lines += decoder.decode(block).count("\n")
+                except UnicodeDecodeError as error:
+                    before = error.object[: error.start].decode(bom.codec, errors="replace")
+                    return lines + before.count("\n"), error.object[error.start]
+            decoder.decode(b"", final=True)
+    except UnicodeDecodeError as error:  # the file ends inside a character
+        return lines, error.object[error.start]
+    except OSError as error:
+        raise InputError(f"{path} cannot be read: {error.strerror or error}") from error
+    return None
 
 
 def _reject_binary_signature(path: Path, head: bytes) -> None:
