@@ -353,6 +353,12 @@ def csv_files(draw: st.DrawFn) -> CsvFile:
     limits=ReadLimits(max_row_chars=200),
     name="f.csv",
 )
+@example(  # a "\r\n" cut by the row limit after its "\r" left a blank record behind
+    file=CsvFile(["Full Name"], [["Ada"], ["y" * 200], ["Bo"]], "utf-8", ",", 0, "\r\n"),
+    chunk_rows=1,
+    limits=ReadLimits(max_row_chars=200),
+    name="f.csv",
+)
 @given(
     csv_files(), st.integers(1, 7), limits_strategy, st.sampled_from(("f.csv", "f.tsv", "f.txt"))
 )

@@ -109,7 +109,19 @@ class _Lines:
                 longest = max(longest, run, *map(len, pieces[1:-1]))
                 run = len(pieces[-1])
             longest = max(longest, run)
+        if part.endswith("\r"):
+            self._skip_line_feed()
         return quotes, longest
+
+    def _skip_line_feed(self) -> None:
+        """Skip the "\n" of a "\r\n" that a read limit cut after its "\r".
+
+        Left there, it would end a blank record of its own, and number every row after it
+        one too far.
+        """
+        position = self._text.tell()
+        if self._text.read(1) != "\n":
+            self._text.seek(position)
 
 
 def _records(path: Path, lines: _Lines, delimiter: str, limits: ReadLimits) -> Records:
