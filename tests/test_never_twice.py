@@ -333,3 +333,26 @@ def _row_order_key(row: dict[str, str]) -> tuple[str, tuple[str, ...]]:
     email = next(v for k, v in row.items() if "email" in k.lower()).strip().lower()
     offers = next(v for k, v in row.items() if "offer" in k.lower())
     return email, tuple(sorted(part.strip() for part in offers.replace("|", ";").split(";")))
+
+
+def test_settle_reads_its_own_columns_when_the_sheet_repeats_their_names(tmp_path: Path) -> None:
+    """A sheet with columns named found and source_row must not steer which rows are settled."""
+    sheet = write_csv(
+        tmp_path / "tricky.csv",
+        ["Full Name", "found", "source_row"],
+        [["Ada", "there", "99"], ["Bo", "there", "98"]],
+    )
+    contract = load_contract("offergrid-leads")
+    with EmbeddedSandbox(contract, SandboxOptions(preload=False, drop_rate=1.0)) as sandbox:
+        result = run(sheet, contract.id, sandbox.base_url, tmp_path / "s", tmp_path / "o")
+    assert result.files.unknown_csv is not None
+    with result.files.unknown_csv.open(encoding="utf-8-sig", newline="") as handle:
+        lines = list(csv.reader(handle))
+    filled = [lines[0], *[["missing", *line[1:]] for line in lines[1:]]]
+    with (tmp_path / "filled.csv").open("w", newline="", encoding="utf-8") as handle:
+        csv.writer(handle).writerows(filled)
+    outcome = CliRunner().invoke(
+        main, ["settle", str(tmp_path / "filled.csv"), "--state", str(tmp_path / "s")]
+    )
+    assert outcome.exit_code == 0, outcome.output
+    assert "0 found there (now created), 2 missing" in outcome.output

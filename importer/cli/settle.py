@@ -15,6 +15,7 @@ from importer.ledger.settle import Finding, Settled, settle_rows
 from importer.ledger.sqlite import open_run
 from importer.lifecycle import SOURCE_ROW
 from importer.pipeline.run import default_state_dir
+from importer.report.writer import UNKNOWN_COLUMNS
 
 THERE = frozenset({"there", "found", "yes", "y", "present", "exists"})
 MISSING = frozenset({"missing", "no", "n", "absent", "not found"})
@@ -86,14 +87,16 @@ def _read_findings(path: Path) -> dict[str, list[Finding]]:
     """Read the rows a person marked in unknown.csv; rows left blank are left in doubt."""
     try:
         with path.open(encoding="utf-8-sig", newline="") as handle:
-            reader = csv.DictReader(handle)
-            needed = {"found", "run_id", SOURCE_ROW}
-            if not needed <= set(reader.fieldnames or ()):
+            reader = csv.reader(handle)
+            if tuple(next(reader, ()))[: len(UNKNOWN_COLUMNS)] != UNKNOWN_COLUMNS:
                 fail(
-                    f"{path} is not an unknown.csv: it lacks the columns found, run_id, source_row"
+                    f"{path} is not an unknown.csv: its first columns must be "
+                    f"{', '.join(UNKNOWN_COLUMNS)}"
                 )
             by_run: dict[str, list[Finding]] = defaultdict(list)
-            for line, row in enumerate(reader, start=2):
+            for line, cells in enumerate(reader, start=2):
+                # By position: the sheet's own columns follow, and may repeat these names.
+                row = dict(zip(UNKNOWN_COLUMNS, cells, strict=False))
                 finding = _finding(row, path, line)
                 if finding is not None:
                     by_run[row["run_id"].strip()].append(finding)
