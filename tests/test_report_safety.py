@@ -367,6 +367,7 @@ def test_files_are_owner_only_in_a_folder_the_user_made(tmp_path: Path) -> None:
         "rows.csv": 0o600,
         "unknown.csv": 0o600,
         "report.xlsx": 0o600,
+        "report.html": 0o600,
         "summary.json": 0o600,
     }
 
@@ -442,5 +443,6 @@ def test_a_sheet_wider_than_excel_gets_rows_csv_and_a_plain_note(
     assert {path.name: mode_of(path) for path in out.iterdir()} == {
         report_writer.LOCK: 0o600,
         "rows.csv": 0o600,
+        "report.html": 0o600,
         "summary.json": 0o600,
     }

@@ -39,6 +39,8 @@ def report(run_id: str, out_dir: Path, state_dir: Path | None) -> None:
     click.echo(f"{totals.rows} rows: {parts}")
     if files.report_xlsx is not None:
         click.echo(f"report: {files.report_xlsx}")
+    if files.report_html is not None:
+        click.echo(f"html:   {files.report_html}")
     for note in files.notes:
         click.echo(f"note: {note}")
     click.echo(f"rows:   {files.rows_csv}")

@@ -205,6 +205,8 @@ def _render(result: RunResult, state_dir: Path | None) -> None:
         click.echo(f"importer: error: run aborted: {result.aborted}", err=True)
     if result.files.report_xlsx is not None:
         click.echo(f"report: {result.files.report_xlsx}")
+    if result.files.report_html is not None:
+        click.echo(f"html:   {result.files.report_html}")
     for note in result.files.notes:
         click.echo(f"note: {note}")
     click.echo(f"rows:   {result.files.rows_csv}")

@@ -40,6 +40,7 @@ from importer.lifecycle import SOURCE_ROW, Reason, RowOutcome
 from importer.locks import try_lock
 from importer.report import xlsx
 from importer.report.cells import csv_text, neutralize
+from importer.report.html import write_html
 from importer.report.totals import Totals
 from importer.report.xlsx import write_xlsx
 
@@ -51,7 +52,7 @@ UNKNOWN_COLUMNS = ("found", "vendor_id", "run_id", SOURCE_ROW, "message")
 
 INCOMPLETE = "INCOMPLETE.txt"
 LOCK = ".importer.lock"
-FILES = ("rows.csv", "unknown.csv", "report.xlsx", "summary.json")
+FILES = ("rows.csv", "unknown.csv", "report.xlsx", "report.html", "summary.json")
 """The report's files, in the order they are moved into place (the summary last)."""
 
 
@@ -67,6 +68,8 @@ class ReportFiles:
     """The rows a person should check at the vendor (only when there are some)."""
     notes: tuple[str, ...] = ()
     """What a person should know about the report, such as why report.xlsx is missing."""
+    report_html: Path | None = None
+    """The page a person opens in a browser: totals, reasons with fix hints, failed rows."""
 
 
 class ReportWriter:
@@ -175,8 +178,13 @@ class ReportWriter:
             **meta,
             "durations_seconds": durations,
             "report_xlsx": None if too_wide else "report.xlsx",
+            "report_html": "report.html",
             "notes": list(notes),
         }
+        started = time.monotonic()
+        with _private_file(self._work / "report.html") as page:
+            write_html(page, self._work / "rows.csv", summary, self._totals)
+        durations["report_html"] = round(time.monotonic() - started, 3)
         _write_summary_json(self._work / "summary.json", summary, self._totals)
         # Several files cannot move in one step: until the last has moved, the note says so.
         _write_note(self._out_dir, _moving_note(self._run_id, self._previous))
@@ -195,6 +203,7 @@ class ReportWriter:
             report_xlsx=None if too_wide else self._out_dir / "report.xlsx",
             unknown_csv=unknown if unknown.exists() else None,
             notes=tuple(str(note) for note in notes),
+            report_html=self._out_dir / "report.html",
         )
 
     def abort(self) -> None:
@@ -319,8 +328,9 @@ def _moving_note(run_id: str, previous: str | None) -> str:
     return (
         f"Run {run_id} {_MOVING} here at {_now()}.\n"
         "If no importer is running, that run was stopped during the move: each of rows.csv,\n"
-        f"unknown.csv, report.xlsx and summary.json here may be run {run_id}'s or {earlier}\n"
-        "(summary.json and report.xlsx name their run). Rebuild a whole report from the ledger:\n"
+        f"unknown.csv, report.xlsx, report.html and summary.json here may be run {run_id}'s or\n"
+        f"{earlier} (summary.json, report.xlsx and report.html name their run). Rebuild a whole\n"
+        "report from the ledger:\n"
         f"  importer report --run {run_id} --out FOLDER [--state STATE_DIR]\n"
     )
 
