@@ -9,12 +9,8 @@ import pytest
 
 from importer.contracts.contract import Contract, load_contract
 from importer.errors import ConfigError, MappingError
-from importer.mapping.plan import (
-    apply_mapping,
-    load_mapping_file,
-    normalize_header,
-    plan_mapping,
-)
+from importer.mapping import apply_mapping, load_mapping_file, plan_mapping
+from importer.mapping.headers import normalize_header
 
 
 def frame(columns: list[str], *rows: list[str]) -> pd.DataFrame:

@@ -210,6 +210,8 @@ def _render(result: RunResult, state_dir: Path | None) -> None:
     for note in result.files.notes:
         click.echo(f"note: {note}")
     click.echo(f"rows:   {result.files.rows_csv}")
+    if result.files.to_fix_csv is not None:
+        click.echo(f"to fix: {result.files.to_fix_csv} (fix these rows and import the file again)")
     click.echo(f"summary: {result.files.summary_json}")
     if result.files.unknown_csv is not None:
         state = f" --state {state_dir}" if state_dir else ""

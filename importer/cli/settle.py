@@ -15,7 +15,7 @@ from importer.ledger.settle import Finding, Settled, settle_rows
 from importer.ledger.sqlite import open_run
 from importer.lifecycle import SOURCE_ROW
 from importer.pipeline.run import default_state_dir
-from importer.report.writer import UNKNOWN_COLUMNS
+from importer.report.columns import PREFIX, UNKNOWN_COLUMNS
 
 THERE = frozenset({"there", "found", "yes", "y", "present", "exists"})
 MISSING = frozenset({"missing", "no", "n", "absent", "not found"})
@@ -88,7 +88,9 @@ def _read_findings(path: Path) -> dict[str, list[Finding]]:
     try:
         with path.open(encoding="utf-8-sig", newline="") as handle:
             reader = csv.reader(handle)
-            if tuple(next(reader, ()))[: len(UNKNOWN_COLUMNS)] != UNKNOWN_COLUMNS:
+            lead = [name.strip().casefold() for name in next(reader, ())][: len(UNKNOWN_COLUMNS)]
+            # A sheet with a column "found" or "message" gets them as importer_found...
+            if [name.removeprefix(PREFIX) for name in lead] != list(UNKNOWN_COLUMNS):
                 fail(
                     f"{path} is not an unknown.csv: its first columns must be "
                     f"{', '.join(UNKNOWN_COLUMNS)}"

@@ -22,6 +22,11 @@ __all__ = [
 # Concepts whose line breaks are content (kept), unlike a name's or an email's.
 MULTILINE_CONCEPTS = frozenset({"notes"})
 
+# Concepts where Google Contacts puts several values in one cell ("a@x.io ::: b@y.io"); a field
+# that takes one value takes the first.
+FIRST_OF_MANY_CONCEPTS = frozenset({"email", "phone"})
+_MORE_VALUES = r"\s+:::\s.*$"
+
 # Concepts whose values spreadsheets like to turn into numbers ("94102.0", "4155550123.0").
 NUMERIC_TEXT_CONCEPTS = frozenset({"phone", "postal_code"})
 
@@ -33,6 +38,10 @@ def normalize_values(values: pd.Series, spec: FieldSpec) -> pd.Series:
     joined by ``;`` (dedupe compares them as a set).
     """
     text = normalize_text(values, multiline=spec.concept in MULTILINE_CONCEPTS)
+    if spec.type == "array" and spec.array is None:
+        text = _as_list(text)
+    elif spec.concept in FIRST_OF_MANY_CONCEPTS:
+        text = text.str.replace(_MORE_VALUES, "", regex=True)
     if spec.concept == "email" or spec.format == "email":
         text = text.str.lower()
     if spec.enum:
@@ -43,6 +52,16 @@ def normalize_values(values: pd.Series, spec: FieldSpec) -> pd.Series:
     if spec.as_set:
         text = text.map(lambda cell: ";".join(dict.fromkeys(split_list(cell))))
     return none_if_empty(text)
+
+
+def _as_list(text: pd.Series) -> pd.Series:
+    """Return list cells with their items separated by ``;``, whatever the export used.
+
+    Google Contacts writes ``a ::: b``, Mailchimp ``"a","b"``, most others ``a, b`` or
+    ``a; b``: a field that takes a list splits on each.
+    """
+    items = text.str.replace(r"\s*(?:,|:::|;|\|)\s*", ";", regex=True)
+    return items.str.replace(r'(?:^|(?<=;))"([^";]*)"(?=;|$)', r"\1", regex=True)
 
 
 def normalize_text(values: pd.Series, *, multiline: bool = False) -> pd.Series:

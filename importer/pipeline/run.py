@@ -32,7 +32,14 @@ from importer.ledger.books import Bookkeeper
 from importer.ledger.interface import Ledger, Run
 from importer.ledger.sqlite import SqliteLedger
 from importer.lifecycle import Reason, RowOutcome, State, account_of
-from importer.mapping import MappingPlan, apply_mapping, load_mapping_file, plan_mapping
+from importer.mapping import (
+    MappingPlan,
+    apply_mapping,
+    hold_back_misfits,
+    load_mapping_file,
+    plan_mapping,
+    sheet_cells,
+)
 from importer.payload import build_records
 from importer.pipeline.progress import NullObserver, Observer
 from importer.push.auth import Credentials, credentials_from_env
@@ -114,6 +121,8 @@ class _Stages:
     bookkeeper: Bookkeeper | None = None
     throttle: Throttle | None = None
     pusher: Pusher | None = None
+    checked: bool = False
+    """Whether the plan was checked against the first rows (``hold_back_misfits``)."""
 
 
 def run_import(
@@ -134,7 +143,8 @@ def run_import(
     with ExitStack() as resources:
         target = _connect(config, contract, env, resources, observer)
         ledger = _open_ledger(config, contract, target, resources) if target else None
-        report = ReportWriter(config.out_dir, sheet.columns, run_id=run_id)
+        columns = [column for column in sheet.columns if column not in plan.tool_columns]
+        report = ReportWriter(config.out_dir, columns, run_id=run_id)
         resources.callback(report.abort)
         stages = _Stages(
             contract=contract,
@@ -152,6 +162,8 @@ def run_import(
             _wrap_push(stages, config, target, run_id, ledger)
         stream_started = time.monotonic()
         observer.started(sheet.estimated_rows())
+        for note in _plan_notes(plan):
+            observer.note(note)
         aborted = asyncio.run(_stream(config, sheet, stages, target))
         if not report.totals.rows:
             observer.note(f"{config.sheet_path.name} has a header row but no data rows")
@@ -159,7 +171,7 @@ def run_import(
             config,
             contract=contract,
             sheet=sheet,
-            plan=plan,
+            plan=stages.plan,
             run_id=run_id,
             target=target,
             aborted=aborted,
@@ -356,7 +368,11 @@ async def _stream(
             )
             stack.enter_context(_stop_on_signals(stages.pusher, stages.observer))
         try:
-            for chunk in sheet.chunks(config.chunk_rows):
+            for read in sheet.chunks(config.chunk_rows):
+                chunk = replace(read, frame=sheet_cells(read.frame, stages.plan))
+                if not stages.checked:
+                    stages.plan = hold_back_misfits(stages.plan, chunk.frame, stages.contract)
+                    stages.checked = True
                 outcomes = await _process(chunk, stages)
                 stages.report.write(chunk.frame, outcomes)
         except InputError as error:
@@ -463,9 +479,25 @@ def _meta(
         "delimiter": sheet.delimiter,
         "finished_at": datetime.now(UTC).isoformat(timespec="seconds"),
         "mapping": plan.describe(),
+        "mapping_why": dict(plan.why),
         "unmapped_columns": list(plan.unmapped),
+        "ignored_columns": list(plan.ignored),
+        "tool_columns": list(plan.tool_columns),
+        "held_back": dict(plan.held_back),
+        "notes": [*_plan_notes(plan), *plan.held_back.values()],
         "aborted": aborted,
     }
+
+
+def _plan_notes(plan: MappingPlan) -> list[str]:
+    """Return what a person should know about the plan before rows are sent."""
+    notes = list(plan.notes)
+    if plan.tool_columns:
+        notes.append(
+            f"left out {', '.join(map(repr, plan.tool_columns))}: the importer's own report "
+            "columns (the safety ' it puts before values such as +1 555 is removed too)"
+        )
+    return notes
 
 
 def _run_id() -> str:

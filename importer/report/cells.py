@@ -60,6 +60,20 @@ def neutralize(value: str) -> str:
     return "'" + value if _LIVE.match(value) else value
 
 
+_ADDED_QUOTE = re.compile("'(?=" + _LIVE.pattern + "\n)", re.IGNORECASE | re.VERBOSE)
+
+
+def strip_added_quotes(values: pd.Series) -> pd.Series:
+    """Remove the leading ``'`` that ``neutralize`` put before a value, where it did.
+
+    For a file the tool wrote and a person gives back (a fixed to_fix.csv): the value then
+    reaches the vendor as it was typed. A quote before anything ``neutralize`` leaves alone
+    (``'tis``) stays.
+    """
+    text = values.astype(object).fillna("").astype(str)
+    return text.str.replace(_ADDED_QUOTE, "", n=1, regex=True)
+
+
 def csv_text(value: object) -> str:
     """Return a sheet value as defused text; a missing value becomes empty."""
     if isinstance(value, str):

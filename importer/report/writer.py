@@ -36,23 +36,23 @@ from typing import IO, Any
 import pandas as pd
 
 from importer.errors import ConfigError
-from importer.lifecycle import SOURCE_ROW, Reason, RowOutcome
+from importer.lifecycle import Reason, RowOutcome, Status
 from importer.locks import try_lock
 from importer.report import xlsx
 from importer.report.cells import csv_text, neutralize
+from importer.report.columns import (
+    REPORT_COLUMNS,
+    TO_FIX_COLUMNS,
+    UNKNOWN_COLUMNS,
+    report_columns,
+)
 from importer.report.html import write_html
 from importer.report.totals import Totals
 from importer.report.xlsx import write_xlsx
 
-REPORT_COLUMNS = (SOURCE_ROW, "status", "reason", "message", "http_status", "vendor_id", "attempts")
-"""The columns rows.csv puts before the sheet's own columns."""
-
-UNKNOWN_COLUMNS = ("found", "vendor_id", "run_id", SOURCE_ROW, "message")
-"""The columns unknown.csv puts before the sheet's own: a person fills ``found``."""
-
 INCOMPLETE = "INCOMPLETE.txt"
 LOCK = ".importer.lock"
-FILES = ("rows.csv", "unknown.csv", "report.xlsx", "report.html", "summary.json")
+FILES = ("rows.csv", "unknown.csv", "to_fix.csv", "report.xlsx", "report.html", "summary.json")
 """The report's files, in the order they are moved into place (the summary last)."""
 
 
@@ -69,6 +69,8 @@ class ReportFiles:
     notes: tuple[str, ...] = ()
     """What a person should know about the report, such as why report.xlsx is missing."""
     report_html: Path | None = None
+    to_fix_csv: Path | None = None
+    """The failed rows, with the sheet's header, to fix and import again (only when some)."""
     """The page a person opens in a browser: totals, reasons with fix hints, failed rows."""
 
 
@@ -91,6 +93,7 @@ class ReportWriter:
         self._columns = list(columns)
         self._totals = Totals()
         self._unknown: tuple[IO[str], Any] | None = None
+        self._to_fix: tuple[IO[str], Any] | None = None
         try:
             _make_private_dirs(out_dir)
             self._lock: IO[str] | None = _lock(out_dir)
@@ -108,7 +111,9 @@ class ReportWriter:
                 "you can write to"
             ) from None
         self._csv = csv.writer(self._file, quoting=csv.QUOTE_ALL)
-        self._csv.writerow([*REPORT_COLUMNS, *(neutralize(c) for c in self._columns)])
+        self._csv.writerow(
+            [*report_columns(self._columns), *(neutralize(c) for c in self._columns)]
+        )
 
     @property
     def totals(self) -> Totals:
@@ -149,6 +154,10 @@ class ReportWriter:
         if outcome.reason is Reason.OUTCOME_UNKNOWN:
             self._unknown_writer().writerow(
                 ["", "", self._run_id, outcome.source_row, neutralize(outcome.message), *texts]
+            )
+        elif outcome.status is Status.FAILED:
+            self._to_fix_writer().writerow(
+                [*texts, outcome.source_row, outcome.reason.value, neutralize(outcome.message)]
             )
 
     def finish(self, meta: Mapping[str, Any]) -> ReportFiles:
@@ -197,11 +206,13 @@ class ReportWriter:
         (self._out_dir / INCOMPLETE).unlink(missing_ok=True)
         self._cleanup()
         unknown = self._out_dir / "unknown.csv"
+        to_fix = self._out_dir / "to_fix.csv"
         return ReportFiles(
             summary_json=self._out_dir / "summary.json",
             rows_csv=self._out_dir / "rows.csv",
             report_xlsx=None if too_wide else self._out_dir / "report.xlsx",
             unknown_csv=unknown if unknown.exists() else None,
+            to_fix_csv=to_fix if to_fix.exists() else None,
             notes=tuple(str(note) for note in notes),
             report_html=self._out_dir / "report.html",
         )
@@ -227,17 +238,29 @@ class ReportWriter:
         if self._unknown is None:
             handle = _private_text(self._work / "unknown.csv")
             writer = csv.writer(handle, quoting=csv.QUOTE_ALL)
-            writer.writerow([*UNKNOWN_COLUMNS, *(neutralize(c) for c in self._columns)])
+            names = report_columns(self._columns, UNKNOWN_COLUMNS)
+            writer.writerow([*names, *(neutralize(c) for c in self._columns)])
             self._unknown = (handle, writer)
         return self._unknown[1]
+
+    def _to_fix_writer(self) -> Any:
+        """Start to_fix.csv: the sheet's own header, then the report's columns after it."""
+        if self._to_fix is None:
+            handle = _private_text(self._work / "to_fix.csv")
+            writer = csv.writer(handle, quoting=csv.QUOTE_ALL)
+            names = report_columns(self._columns, TO_FIX_COLUMNS)
+            writer.writerow([*(neutralize(c) for c in self._columns), *names])
+            self._to_fix = (handle, writer)
+        return self._to_fix[1]
 
     def _close_files(self) -> None:
         if self._file is not None:
             self._file.close()
             self._file = None
-        if self._unknown is not None:
-            self._unknown[0].close()
-            self._unknown = None
+        for spare in (self._unknown, self._to_fix):
+            if spare is not None:
+                spare[0].close()
+        self._unknown = self._to_fix = None
 
     def _cleanup(self) -> None:
         shutil.rmtree(self._work, ignore_errors=True)
