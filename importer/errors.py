@@ -8,7 +8,8 @@ meaningless raises, and the CLI turns each into a one-line message and exit code
      │    ├── UnknownVendor
      │    ├── MissingCredential
      │    ├── UnusableCredential  a line break, control or non-ASCII character in a credential
-     │    └── MappingError      no column (and no --set) for a required field
+     │    ├── MappingError      no column (and no --set) for a required field
+     │    └── JobFileError      a job file is not valid TOML, has an unknown key, or a secret
      ├── InputError             fix or re-export the file, then run again
      └── VendorError            the vendor refused the whole run
           └── AuthError         401/403: the credential is wrong or lacks rights
@@ -42,6 +43,10 @@ class UnusableCredential(ConfigError):
 
 class MappingError(ConfigError):
     """Raised when a required vendor field has no column and no constant."""
+
+
+class JobFileError(ConfigError):
+    """Raised when a job file cannot be used: bad TOML, an unknown key or value, a secret."""
 
 
 class InputError(ImporterError):

@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import ClassVar
-
 import click
 
 from importer.cli.console import fail
@@ -16,14 +14,6 @@ class RateType(click.ParamType):  # type: ignore[type-arg]
     """A rate such as ``100/min``, ``5/s`` or ``10000/h``."""
 
     name = "N/UNIT"
-    units: ClassVar[dict[str, float]] = {
-        "s": 1,
-        "sec": 1,
-        "min": 60,
-        "m": 60,
-        "h": 3600,
-        "hour": 3600,
-    }
 
     def convert(
         self, value: object, param: click.Parameter | None, ctx: click.Context | None
@@ -31,15 +21,10 @@ class RateType(click.ParamType):  # type: ignore[type-arg]
         """Parse ``N/unit`` into a RateLimit."""
         if isinstance(value, RateLimit):
             return value
-        count, _, unit = str(value).strip().partition("/")
         try:
-            requests = int(count)
-            seconds = self.units[unit.strip().lower() or "min"]
-        except (ValueError, KeyError):
-            self.fail(f"{value!r} is not a rate like 100/min, 5/s or 10000/h", param, ctx)
-        if requests < 1:
-            self.fail("a rate needs at least 1 request", param, ctx)
-        return RateLimit(requests, seconds)
+            return RateLimit.parse(str(value))
+        except ValueError as error:
+            self.fail(str(error), param, ctx)
 
 
 def contract_for(vendor: str) -> Contract:

@@ -107,6 +107,27 @@ class RateLimit:
     requests: int
     per_seconds: float
 
+    @classmethod
+    def parse(cls, text: str) -> RateLimit:
+        """Read a rate such as ``100/min``, ``5/s`` or ``10000/h`` (a bare number is per minute).
+
+        Raises:
+            ValueError: with a message for a person, when ``text`` is not such a rate.
+        """
+        count, _, unit = str(text).strip().partition("/")
+        try:
+            requests = int(count)
+            seconds = RATE_UNITS[unit.strip().lower() or "min"]
+        except (ValueError, KeyError):
+            raise ValueError(f"{text!r} is not a rate like 100/min, 5/s or 10000/h") from None
+        if requests < 1:
+            raise ValueError("a rate needs at least 1 request")
+        return cls(requests, seconds)
+
+
+RATE_UNITS = {"s": 1, "sec": 1, "min": 60, "m": 60, "h": 3600, "hour": 3600}
+"""The units a rate is written in, in seconds."""
+
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class ErrorBodySpec:

@@ -2,10 +2,15 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 
-from importer.lifecycle import RowOutcome
+from importer.lifecycle import RowOutcome, Status
+
+_CLAUSE_END = re.compile(r" \(|; ")
+_QUOTED = re.compile(r"'[^']*'|\"[^\"]*\"")
+PROBLEM_CHARS = 80
 
 
 @dataclass(slots=True)
@@ -18,6 +23,8 @@ class Totals:
     duplicate: int = 0
     skipped: int = 0
     by_reason: dict[str, int] = field(default_factory=dict)
+    failures: dict[str, int] = field(default_factory=dict)
+    """Failed rows per problem (``failure_problem``): what the top failure reasons are."""
 
     @property
     def rows(self) -> int:
@@ -30,6 +37,14 @@ class Totals:
             name = outcome.status.value
             setattr(self, name, getattr(self, name) + 1)
             self.by_reason[outcome.reason.value] = self.by_reason.get(outcome.reason.value, 0) + 1
+            if outcome.status is Status.FAILED:
+                problem = failure_problem(outcome)
+                self.failures[problem] = self.failures.get(problem, 0) + 1
+
+    def top_failures(self, count: int = 5) -> list[tuple[str, int]]:
+        """Return the ``count`` most frequent problems of failed rows, with their counts."""
+        ranked = sorted(self.failures.items(), key=lambda item: (-item[1], item[0]))
+        return ranked[:count]
 
     def as_dict(self) -> dict[str, int]:
         """Return the totals under the key names that scripts rely on."""
@@ -47,3 +62,17 @@ class Totals:
         """Rebuild totals saved with ``as_dict`` and their reasons."""
         names = ("created", "conflicted", "failed", "duplicate", "skipped")
         return cls(**{name: int(counts.get(name, 0)) for name in names}, by_reason=by_reason)
+
+
+def failure_problem(outcome: RowOutcome) -> str:
+    """Return a failed row's problem, shared by the rows failed the same way.
+
+    The reason code and the message's first clause without the row's own values: the rows
+    whose email is broken in different ways are all ``validation: email is not a valid email
+    address``.
+    """
+    text = _CLAUSE_END.split(outcome.message, maxsplit=1)[0]
+    text = _QUOTED.sub("…", text).strip().rstrip(":")
+    if len(text) > PROBLEM_CHARS:
+        text = text[: PROBLEM_CHARS - 1].rstrip() + "…"
+    return f"{outcome.reason.value}: {text}" if text else outcome.reason.value
