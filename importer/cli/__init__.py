@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import click
 
-from importer.cli import report, run, sandbox, settle, vendors
+from importer.cli import inspect, report, run, sandbox, settle, vendors
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
@@ -25,6 +25,7 @@ def main() -> None:
 main.add_command(vendors.vendors)
 main.add_command(vendors.fields)
 main.add_command(sandbox.sandbox)
+main.add_command(inspect.inspect)
 main.add_command(run.run)
 main.add_command(settle.settle)
 main.add_command(report.report)

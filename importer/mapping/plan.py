@@ -57,8 +57,12 @@ class MappingPlan:
     """Columns an earlier run of the tool wrote (a fixed to_fix.csv given back): left out."""
     held_back: Mapping[str, str] = field(default_factory=dict)
     """Field path -> why the column its name matched was not used (values the vendor refuses)."""
+    held_back_columns: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
+    """Field path -> the columns ``held_back`` speaks of."""
     notes: tuple[str, ...] = ()
     """What a person should know before the run, such as a --set on the dedupe key."""
+    missing_required: tuple[str, ...] = ()
+    """Required fields with neither a column nor a constant (a plan made without ``require``)."""
 
     def describe(self) -> dict[str, str]:
         """Return field -> where its value comes from, for the summary."""
@@ -92,6 +96,7 @@ def plan_mapping(
     explicit: MappingFile | Mapping[str, Sequence[str] | None] | None = None,
     constants: Mapping[str, str] | None = None,
     extras_to_open_object: bool = False,
+    require: bool = True,
 ) -> MappingPlan:
     """Decide which column fills each field of the contract, and say why.
 
@@ -100,7 +105,8 @@ def plan_mapping(
 
     Raises:
         ConfigError: when the mapping file or a constant names an unknown field or column.
-        MappingError: when a required field has neither a column nor a constant.
+        MappingError: when a required field has neither a column nor a constant (and
+            ``require``; without it, ``missing_required`` names such fields).
     """
     rules = explicit if isinstance(explicit, MappingFile) else MappingFile.of(explicit or {})
     constants = dict(constants or {})
@@ -128,7 +134,13 @@ def plan_mapping(
                 chosen[spec.path] = found
                 why[spec.path] = reason
     chosen = {path: cols for path, cols in chosen.items() if cols and path not in constants}
-    _require(contract, chosen, constants)
+    missing = _missing_required(contract, chosen, constants)
+    if missing and require:
+        raise MappingError(
+            f"no column for required field(s) {', '.join(missing)} of {contract.id}: add a column "
+            f"with that name, map one with --mapping, or give a constant with --set "
+            f"{missing[0]}=VALUE"
+        )
     fallbacks = _fallbacks(offered, contract, chosen, rules)
     for path, cols in fallbacks.items():
         why[path] = f"{why.get(path, 'mapping file')}; else {', '.join(cols)} where it is empty"
@@ -153,6 +165,7 @@ def plan_mapping(
         ignored=ignored,
         tool_columns=own,
         notes=_notes(contract, constants),
+        missing_required=missing,
     )
 
 
@@ -180,7 +193,7 @@ def hold_back_misfits(plan: MappingPlan, frame: pd.DataFrame, contract: Contract
         spec = contract.field(path)
         if not spec.enum or spec.required or plan.why.get(path) == "mapping file":
             continue
-        values = _field_values(sample, plan, contract, path).dropna()
+        values = field_values(sample, plan, contract, path).dropna()
         outside = values[~values.isin(spec.enum)]
         if len(values) and len(outside) > MISFIT_SHARE * len(values):
             held[path] = _misfit_message(path, cols, spec, sample, outside.index, len(values))
@@ -194,6 +207,7 @@ def hold_back_misfits(plan: MappingPlan, frame: pd.DataFrame, contract: Contract
         why={path: why for path, why in plan.why.items() if path not in held},
         unmapped=tuple(c for c in frame.columns if c in {*plan.unmapped, *freed}),
         held_back=held,
+        held_back_columns={path: plan.columns[path] for path in held},
     )
 
 
@@ -232,7 +246,7 @@ def apply_mapping(frame: pd.DataFrame, plan: MappingPlan, contract: Contract) ->
     """Return the chunk as vendor fields: one column per mapped field, normalized, None if empty."""
     mapped = pd.DataFrame(index=frame.index)
     for path in plan.columns:
-        mapped[path] = _field_values(frame, plan, contract, path)
+        mapped[path] = field_values(frame, plan, contract, path)
     for path, column in plan.extras.items():
         mapped[path] = none_if_empty(normalize_text(frame[column]))
     for path, value in plan.constants.items():
@@ -245,7 +259,7 @@ def apply_mapping(frame: pd.DataFrame, plan: MappingPlan, contract: Contract) ->
     return mapped
 
 
-def _field_values(
+def field_values(
     frame: pd.DataFrame, plan: MappingPlan, contract: Contract, path: str
 ) -> pd.Series:
     """Return one field's normalized values: its columns, else its fallbacks, values mapped."""
@@ -414,17 +428,11 @@ def _first_present(by_key: Mapping[str, str], aliases: Iterable[str]) -> str | N
     return None
 
 
-def _require(
+def _missing_required(
     contract: Contract, chosen: Mapping[str, tuple[str, ...]], constants: Mapping[str, str]
-) -> None:
-    missing = [
+) -> tuple[str, ...]:
+    return tuple(
         spec.path
         for spec in contract.fields
         if spec.required and spec.path not in chosen and spec.path not in constants
-    ]
-    if missing:
-        names = ", ".join(missing)
-        raise MappingError(
-            f"no column for required field(s) {names} of {contract.id}: add a column with that "
-            f"name, map one with --mapping, or give a constant with --set {missing[0]}=VALUE"
-        )
+    )

@@ -89,6 +89,8 @@ class RunResult:
     totals: Totals
     files: ReportFiles
     aborted: str | None
+    unmapped_columns: tuple[str, ...] = ()
+    """The sheet's columns that filled no field (summary.json's ``unmapped_columns``)."""
 
     @property
     def exit_code(self) -> int:
@@ -136,7 +138,7 @@ def run_import(
     """
     observer = observer or NullObserver()
     started = time.monotonic()
-    contract, sheet, plan = _plan(config)
+    contract, sheet, plan = plan_import(config)
     schema = build_schema(contract)
     _check_constants(plan, contract, schema)
     run_id = _run_id()
@@ -187,7 +189,7 @@ def run_import(
         if ledger is not None:
             ending = "aborted" if aborted else "finished"
             ledger.end_run(run_id, ending=ending, totals=report.totals.as_dict())
-    return RunResult(run_id, report.totals, files, aborted)
+    return RunResult(run_id, report.totals, files, aborted, tuple(stages.plan.unmapped))
 
 
 def _history(config: RunConfig, contract: Contract, sheet: Sheet, run_id: str, account: str) -> Run:
@@ -224,8 +226,13 @@ def _arguments(config: RunConfig) -> dict[str, Any]:
     }
 
 
-def _plan(config: RunConfig) -> tuple[Contract, Sheet, MappingPlan]:
-    """Load the contract, open the sheet and decide which column fills which field."""
+def plan_import(config: RunConfig, *, require: bool = True) -> tuple[Contract, Sheet, MappingPlan]:
+    """Load the contract, open the sheet and decide which column fills which field.
+
+    Raises:
+        ImporterError: when the vendor, the file or the mapping file is unusable, or (with
+            ``require``) a required field has no column.
+    """
     contract = load_contract(config.vendor)
     sheet = open_sheet(config.sheet_path, sheet=config.sheet_name, limits=config.limits)
     explicit = load_mapping_file(config.mapping_file) if config.mapping_file else None
@@ -236,6 +243,7 @@ def _plan(config: RunConfig) -> tuple[Contract, Sheet, MappingPlan]:
             explicit=explicit,
             constants=config.constants,
             extras_to_open_object=config.extras_to_open_object,
+            require=require,
         )
     except MappingError as error:
         raise MappingError(f"{error} ({_describe_sheet(sheet)})") from None
@@ -369,6 +377,7 @@ async def _stream(
             stack.enter_context(_stop_on_signals(stages.pusher, stages.observer))
         try:
             for read in sheet.chunks(config.chunk_rows):
+                stages.observer.rows_read(len(read.frame))
                 chunk = replace(read, frame=sheet_cells(read.frame, stages.plan))
                 if not stages.checked:
                     stages.plan = hold_back_misfits(stages.plan, chunk.frame, stages.contract)

@@ -1,0 +1,182 @@
+"""Preview an import without touching the network: what it would send, and what would fail.
+
+``inspect_sheet`` takes a sheet through read, map, validate and dedupe exactly as a run does,
+but sends nothing, writes nothing and opens no ledger. It says how each column maps and why,
+which columns would be left unused and what they hold, which required fields have no column,
+which values of an enum field the vendor would refuse (and how often), the first rows as the
+vendor would receive them, and how many rows would end in each status.
+"""
+
+from __future__ import annotations
+
+import re
+from collections import Counter
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+import pandas as pd
+
+from importer.contracts.contract import Contract
+from importer.dedupe import Deduper
+from importer.errors import InputError
+from importer.lifecycle import Reason
+from importer.mapping import (
+    MappingPlan,
+    apply_mapping,
+    hold_back_misfits,
+    sheet_cells,
+)
+from importer.mapping.file import FieldRule, mapping_file_text
+from importer.mapping.plan import field_values
+from importer.payload import build_records
+from importer.pipeline.run import RunConfig, plan_import
+from importer.read import Sheet
+from importer.validate import build_schema, validate_chunk
+
+__all__ = ["Inspection", "inspect_sheet"]
+
+SAMPLE_VALUES = 3
+"""Distinct values shown for each column."""
+
+TOP = 10
+"""Reasons and refused values shown, the most frequent first."""
+
+
+@dataclass(slots=True)
+class Inspection:
+    """What an import of a sheet would do, found without sending anything."""
+
+    vendor: str
+    sheet: Sheet
+    plan: MappingPlan
+    rows: int = 0
+    statuses: Counter[str] = field(default_factory=Counter)
+    """Predicted status -> rows: ``failed``, ``duplicate`` and ``to send``."""
+    reasons: Counter[str] = field(default_factory=Counter)
+    """Why rows would fail, worded without their values -> rows."""
+    refused_values: dict[str, Counter[str]] = field(default_factory=dict)
+    """Enum field -> the values its column holds that the vendor does not take -> rows."""
+    samples: dict[str, list[str]] = field(default_factory=dict)
+    """Column -> its first distinct non-empty values."""
+    preview: list[tuple[int, dict[str, Any]]] = field(default_factory=list)
+    """The first rows that would be sent: (row number, request body)."""
+    stopped: str | None = None
+    """Why reading stopped before the end of the file, if it did."""
+
+    def used_by(self) -> dict[str, str]:
+        """Return column -> what becomes of it (a field, a fallback, unused, left out...)."""
+        fate = dict.fromkeys(self.sheet.columns, "unused")
+        for path, cols in self.plan.columns.items():
+            fate.update(dict.fromkeys(cols, path))
+        for path, cols in self.plan.fallbacks.items():
+            fate.update(dict.fromkeys(cols, f"{path} (where empty)"))
+        fate.update({column: path for path, column in self.plan.extras.items()})
+        fate.update(dict.fromkeys(self.plan.ignored, "left out by the mapping file"))
+        fate.update(dict.fromkeys(self.plan.tool_columns, "left out: the importer's own column"))
+        for path, cols in self.plan.held_back_columns.items():
+            fate.update(dict.fromkeys(cols, f"held back from {path}"))
+        return fate
+
+    def mapping_file(self, contract: Contract) -> str:
+        """Return the plan as a mapping file for the user to edit and pass to ``--mapping``."""
+        rules: dict[str, FieldRule] = {}
+        why = dict(self.plan.why)
+        held = self.plan.held_back_columns
+        for spec in contract.fields:
+            cols = self.plan.columns.get(spec.path) or held.get(spec.path, ())
+            refused = self.refused_values.get(spec.path, Counter())
+            values = {
+                value: self.plan.values.get(spec.path, {}).get(value.casefold())
+                for value, _ in refused.most_common()
+            }
+            if spec.path in held:
+                why[spec.path] = f"held back: map its values below to {'|'.join(spec.enum or ())}"
+            elif refused:
+                why[spec.path] += f"; map its values to {'|'.join(spec.enum or ())}"
+            if cols or spec.path in self.plan.missing_required:
+                rules[spec.path] = FieldRule(cols, self.plan.fallbacks.get(spec.path, ()), values)
+            if spec.path in self.plan.missing_required:
+                why[spec.path] = "REQUIRED: no column found; name the column that holds it"
+        unused = [column for column, fate in self.used_by().items() if fate == "unused"]
+        comments = [f"Columns not used: {', '.join(unused)}."] if unused else []
+        return mapping_file_text(
+            contract.id, rules, why=why, ignore=self.plan.ignored, comments=comments
+        )
+
+
+def inspect_sheet(config: RunConfig, *, preview_rows: int = 5) -> Inspection:
+    """Read, map, validate and dedupe the whole sheet as a run would, sending nothing.
+
+    Raises:
+        ImporterError: when the vendor, the file or the mapping file is unusable (a required
+            field without a column is not an error here: ``plan.missing_required`` names it).
+    """
+    contract, sheet, plan = plan_import(config, require=False)
+    schema = build_schema(contract)
+    deduper = Deduper(
+        contract.dedupe_key, unordered=[spec.path for spec in contract.fields if spec.as_set]
+    )
+    found = Inspection(contract.id, sheet, plan)
+    header_plan = plan
+    try:
+        for index, read in enumerate(sheet.chunks(config.chunk_rows)):
+            frame = sheet_cells(read.frame, plan)
+            if index == 0:
+                plan = found.plan = hold_back_misfits(plan, frame, contract)
+                found.samples = _samples(frame)
+            found.rows += len(frame)
+            _tally_refused(found, frame, header_plan, contract)
+            failed = _fail(found, read.malformed, Reason.MALFORMED_ROW.value)
+            mapped = apply_mapping(frame.drop(index=list(read.malformed)), plan, contract)
+            for path in plan.missing_required:
+                mapped[path] = None
+            validated = validate_chunk(mapped, schema)
+            failed += _fail(found, validated.failures)
+            deduped = deduper.split(validated.valid)
+            found.statuses["failed"] += failed
+            found.statuses["duplicate"] += len(deduped.duplicates)
+            found.statuses["to send"] += len(deduped.kept)
+            if len(found.preview) < preview_rows:
+                records = build_records(deduped.kept.head(preview_rows), contract)
+                found.preview += [(record.source_row, record.body) for record in records]
+                del found.preview[preview_rows:]
+    except InputError as error:
+        if not found.rows:
+            raise
+        found.stopped = str(error)
+    return found
+
+
+def _fail(found: Inspection, failures: Mapping[int, str], reason: str | None = None) -> int:
+    for message in failures.values():
+        for part in message.split("; "):
+            found.reasons[reason or _without_value(part)] += 1
+    return len(failures)
+
+
+def _without_value(message: str) -> str:
+    """Return a validation message without the value it quotes, so like reasons add up."""
+    return re.sub(r"\s*\((?:got |').*$", "", message)
+
+
+def _tally_refused(
+    found: Inspection, frame: pd.DataFrame, plan: MappingPlan, contract: Contract
+) -> None:
+    """Count, per enum field, the values its column holds that the vendor does not take."""
+    for path in plan.columns:
+        spec = contract.field(path)
+        if not spec.enum:
+            continue
+        values = field_values(frame, plan, contract, path).dropna()
+        refused = values[~values.isin(spec.enum)]
+        if len(refused):
+            found.refused_values.setdefault(path, Counter()).update(refused.tolist())
+
+
+def _samples(frame: pd.DataFrame) -> dict[str, list[str]]:
+    samples = {}
+    for column in frame.columns:
+        values = frame[column].astype(str).str.strip()
+        samples[column] = values[values != ""].drop_duplicates().head(SAMPLE_VALUES).tolist()
+    return samples
