@@ -277,13 +277,19 @@ def test_trailing_delimiter_only_rows_are_skipped() -> None:
     }
 
 
-def test_comment_lines_are_data() -> None:
+def test_comment_line_above_the_header_is_skipped_and_below_it_is_data() -> None:
     sheet = open_sheet(CORPORA / "frictionless-py" / "skip-rows.csv")
-    assert sheet.columns == ("# it's a comment!",)
-    data = rows(sheet)
-    assert data[2] == {"# it's a comment!": "id"}
-    assert data[4] == {"# it's a comment!": "# it's a comment!"}
-    assert malformed(sheet) == dict.fromkeys([2, 3, 5], "row has 2 cells but the header has 1")
+    assert (sheet.header_row, sheet.columns) == (2, ("id", "name"))
+    assert sheet.notes == (
+        "the header is on row 2: row 1 above it looks like a title and is skipped"
+        " (--header-row N picks another row)",
+    )
+    assert rows(sheet) == {
+        3: {"id": "1", "name": "english"},
+        4: {"id": "# it's a comment!", "name": ""},
+        5: {"id": "2", "name": "中国人"},
+    }
+    assert malformed(sheet) == {}
 
 
 # --- ragged rows ----------------------------------------------------------------------------

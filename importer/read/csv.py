@@ -17,8 +17,9 @@ from pathlib import Path
 from typing import TextIO
 
 from importer.errors import InputError
+from importer.read.header import Header, find_header
 from importer.read.limits import FLAGS, ReadLimits
-from importer.read.records import BrokenRecord, Records, header_columns
+from importer.read.records import BrokenRecord, Records
 
 __all__ = ["csv_header", "csv_records"]
 
@@ -26,14 +27,32 @@ _QUOTE = '"'
 _DRAIN_CHARS = 1 << 20
 
 
-def csv_header(path: Path, encoding: str, delimiter: str, limits: ReadLimits) -> tuple[str, ...]:
-    """Return the unique column names of a CSV file's header row."""
-    with closing(csv_records(path, encoding, delimiter, limits)) as records:
-        return header_columns(records, path, limits)
+def csv_header(
+    path: Path,
+    encoding: str,
+    delimiter: str,
+    limits: ReadLimits,
+    *,
+    sep_line: bool = False,
+    header_row: int | None = None,
+) -> Header:
+    """Find a CSV file's header row (or take the one given) and its unique column names."""
+    with closing(csv_records(path, encoding, delimiter, limits, sep_line=sep_line)) as records:
+        return find_header(records, path, limits, row=header_row)
 
 
-def csv_records(path: Path, encoding: str, delimiter: str, limits: ReadLimits) -> Records:
+def csv_records(
+    path: Path, encoding: str, delimiter: str, limits: ReadLimits, *, sep_line: bool = False
+) -> Records:
     """Yield each CSV record with its row number; a record spanning lines is one row.
+
+    Args:
+        path: The file.
+        encoding: Its encoding.
+        delimiter: Its delimiter.
+        limits: What a row and a cell may hold.
+        sep_line: Whether the first line is Excel's ``sep=;``, which is no row: Excel hides it,
+            so the record after it is row 1.
 
     Raises:
         InputError: If the file cannot be read, or a row cannot be told from the next (a quote
@@ -41,7 +60,10 @@ def csv_records(path: Path, encoding: str, delimiter: str, limits: ReadLimits) -
     """
     try:
         with path.open(encoding=encoding, errors="replace", newline="") as text:
-            yield from _records(path, _Lines(text, limits.max_row_chars), delimiter, limits)
+            lines = _Lines(text, limits.max_row_chars)
+            if sep_line:
+                next(lines, None)
+            yield from _records(path, lines, delimiter, limits)
     except OSError as error:
         raise InputError(f"{path} cannot be read: {error.strerror or error}") from error
 

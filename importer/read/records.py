@@ -1,14 +1,15 @@
-"""Find the header among a sheet's numbered records, and the data records after it.
+"""The numbered records both readers yield, and the data records below a sheet's header.
 
 Both readers yield every record of a sheet with the row number a spreadsheet app shows for it;
-this module names the header's columns and drops blank rows, the same way for both kinds. A
-record the reader could not take as it stands (a cell over the length limit) comes as a
-``BrokenRecord``: its row fails with the message, and reading goes on.
+``header`` finds the header among them, and this module drops the rows down to it and the blank
+rows after it, the same way for both kinds. A record the reader could not take as it stands (a
+cell over the length limit) comes as a ``BrokenRecord``: its row fails with the message, and
+reading goes on.
 """
 
 from __future__ import annotations
 
-from collections.abc import Generator, Iterable, Iterator, Sequence
+from collections.abc import Generator, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -21,7 +22,6 @@ __all__ = [
     "Records",
     "column_letter",
     "data_records",
-    "header_columns",
     "is_blank",
 ]
 
@@ -48,55 +48,6 @@ Records = Generator[tuple[int, list[str] | BrokenRecord], None, None]
 """Every record of a sheet with its row number, header and blank rows included."""
 
 
-def header_columns(
-    records: Iterable[tuple[int, list[str] | BrokenRecord]],
-    path: Path,
-    limits: ReadLimits,
-    first_col: int = 0,
-) -> tuple[str, ...]:
-    """Return the unique column names from the first non-blank record.
-
-    Raises:
-        NoHeaderError: If there is no such record.
-        InputError: If the header is broken or has more columns than the limit.
-    """
-    for number, cells in records:
-        if isinstance(cells, BrokenRecord):
-            raise InputError(f"{path}: the header (row {number}) {cells.message}")
-        if not is_blank(cells):
-            columns = _unique_columns(cells, first_col)
-            if len(columns) > limits.max_columns:
-                raise InputError(
-                    f"{path}: the header (row {number}) has {len(columns):,} columns, more than"
-                    f" the limit of {limits.max_columns:,}; raise it with"
-                    f" {FLAGS['max_columns']} N"
-                )
-            return columns
-    raise NoHeaderError(f"{path} has no header row (it holds only blank rows); add one")
-
-
-def _unique_columns(cells: Sequence[str], first_col: int = 0) -> tuple[str, ...]:
-    """Trim header cells, name blank ones by column letter and number repeats.
-
-    Blank cells after the last named one are dropped: they come from trailing delimiters or
-    formatted but empty spreadsheet columns, not from a column anyone named.
-    """
-    names = [cell.strip() for cell in cells]
-    while names and not names[-1]:
-        names.pop()
-    taken: set[str] = set()
-    columns: list[str] = []
-    for position, name in enumerate(names):
-        base = name or f"Column {column_letter(first_col + position)}"
-        unique, count = base, 1
-        while unique in taken:
-            count += 1
-            unique = f"{base} ({count})"
-        taken.add(unique)
-        columns.append(unique)
-    return tuple(columns)
-
-
 def column_letter(index: int) -> str:
     """Return the spreadsheet letters of a 0-based column index (0 -> A, 26 -> AA)."""
     letters = ""
@@ -113,15 +64,18 @@ def is_blank(cells: Sequence[str] | BrokenRecord) -> bool:
 
 
 def data_records(
-    records: Iterator[tuple[int, list[str] | BrokenRecord]], path: Path, limits: ReadLimits
+    records: Iterator[tuple[int, list[str] | BrokenRecord]],
+    header_row: int,
+    path: Path,
+    limits: ReadLimits,
 ) -> Iterator[tuple[int, list[str] | BrokenRecord]]:
-    """Yield the non-blank records after the header (the first non-blank record).
+    """Yield the non-blank records below the header row (the rows above it are no data).
 
     Raises:
         InputError: When a row number passes ``limits.max_rows``.
     """
-    for _, cells in records:
-        if not is_blank(cells):
+    for number, _ in records:
+        if number >= header_row:
             break
     for number, cells in records:
         if number > limits.max_rows:

@@ -2,7 +2,8 @@
 
 The read stage guesses nothing about meaning: every cell comes out as the text a person would
 see, and every row keeps the number a spreadsheet app shows for it (the header is row 1 when the
-file starts with it). Blank rows are dropped but still counted; rows wider than the header are
+file starts with it). The header is found below title rows (``header``), or given; the rows
+above it are no data. Blank rows are dropped but still counted; rows wider than the header are
 kept, cut to the header's width and reported in ``Chunk.malformed``.
 
 This module holds the ``Sheet`` and ``Chunk`` types and ``open_sheet``; the file's kind, encoding
@@ -29,6 +30,7 @@ from importer.read.sniff import (
     check_file,
     detect_encoding,
     sample_text,
+    sep_line,
     sniff_delimiter,
 )
 from importer.read.workbook import workbook_header, workbook_records
@@ -67,6 +69,10 @@ class Sheet:
         delimiter: The delimiter detected for a CSV file; ``None`` for a workbook.
         sheet_name: The sheet read from a workbook; ``None`` for a CSV file.
         limits: What the file may hold (rows, cells, cell length...).
+        header_row: The header's row number; the data rows are the rows below it.
+        notes: What a person should know about how the sheet was read (title rows skipped
+            above the header, a ``sep=`` line), one sentence each, for the run to show.
+        sep_line: Whether a CSV file's first line is Excel's ``sep=;``, which is no row.
     """
 
     path: Path
@@ -76,6 +82,9 @@ class Sheet:
     delimiter: str | None
     sheet_name: str | None
     limits: ReadLimits = field(default_factory=ReadLimits)
+    header_row: int = 1
+    notes: tuple[str, ...] = ()
+    sep_line: bool = False
 
     def estimated_rows(self) -> int | None:
         """Return about how many data rows a CSV file holds (its line count), for progress.
@@ -89,7 +98,7 @@ class Sheet:
         with self.path.open("rb") as handle:
             while block := handle.read(1 << 20):
                 lines += block.count(newline)
-        return max(0, lines - 1)
+        return max(0, lines - self.header_row - self.sep_line)
 
     def chunks(self, chunk_rows: int = 10_000) -> Iterator[Chunk]:
         """Read the data rows from the start, ``chunk_rows`` at a time.
@@ -113,33 +122,43 @@ class Sheet:
         if chunk_rows < 1:
             raise ValueError(f"chunk_rows must be at least 1, not {chunk_rows}")
         chunk_rows = min(chunk_rows, max(1, CHUNK_CELLS // max(1, len(self.columns))))
-        records = data_records(self._records(), self.path, self.limits)
+        records = data_records(self._records(), self.header_row, self.path, self.limits)
         return _chunked(records, self.columns, chunk_rows)
 
     def _records(self) -> Records:
         """Return every record of the file with its row number, header and blank rows included."""
         if self.kind == "csv":
             assert self.encoding is not None and self.delimiter is not None
-            return csv_records(self.path, self.encoding, self.delimiter, self.limits)
+            return csv_records(
+                self.path, self.encoding, self.delimiter, self.limits, sep_line=self.sep_line
+            )
         assert self.sheet_name is not None
         return workbook_records(self.path, self.sheet_name, self.limits)
 
 
-def open_sheet(path: Path, *, sheet: str | None = None, limits: ReadLimits | None = None) -> Sheet:
-    """Open a CSV or workbook file and read its header.
+def open_sheet(
+    path: Path,
+    *,
+    sheet: str | None = None,
+    limits: ReadLimits | None = None,
+    header_row: int | None = None,
+) -> Sheet:
+    """Open a CSV or workbook file and find its header row.
 
     Args:
         path: The file to read.
         sheet: The workbook sheet to read, by name; the first visible sheet when omitted.
         limits: What the file may hold; ``ReadLimits()`` when omitted.
+        header_row: The header's row number, as a spreadsheet app shows it; found when
+            omitted (the first row, unless rows above the table look like a title).
 
     Returns:
         The sheet, ready to be read in chunks.
 
     Raises:
         InputError: If the file is missing, empty, of an unsupported kind, binary, broken,
-            password-protected, not what its name says, past a limit, has no header row, or
-            names no such sheet.
+            password-protected, not what its name says, past a limit, has no header row,
+            names no such sheet, or the header row given is blank or past its end.
     """
     path = Path(path)
     limits = limits or ReadLimits()
@@ -147,16 +166,39 @@ def open_sheet(path: Path, *, sheet: str | None = None, limits: ReadLimits | Non
     if path.suffix.lower() in CSV_SUFFIXES:
         if sheet is not None:
             raise InputError(f"{path} is a CSV file, which has no sheets; drop the sheet option")
-        return _open_csv(path, limits)
-    return _open_workbook(path, sheet, limits)
+        return _open_csv(path, limits, header_row)
+    return _open_workbook(path, sheet, limits, header_row)
 
 
-def _open_csv(path: Path, limits: ReadLimits) -> Sheet:
-    """Detect a CSV file's encoding and delimiter, then read its header."""
+def _open_csv(path: Path, limits: ReadLimits, header_row: int | None) -> Sheet:
+    """Detect a CSV file's encoding and delimiter, then find its header."""
     encoding = detect_encoding(path)
-    delimiter = sniff_delimiter(sample_text(path, encoding))
-    columns = csv_header(path, encoding, delimiter, limits)
-    sheet = Sheet(path, "csv", columns, encoding, delimiter, None, limits)
+    sample = sample_text(path, encoding)
+    named = sep_line(sample)
+    delimiter = named or sniff_delimiter(sample)
+    header = csv_header(
+        path, encoding, delimiter, limits, sep_line=named is not None, header_row=header_row
+    )
+    notes = header.notes
+    if named is not None:
+        shown = "'sep=' and a tab" if named == "\t" else repr(f"sep={named}")
+        notes = (
+            f"line 1 ({shown}) names the delimiter, as Excel reads it, and is no row: rows are"
+            " numbered as Excel shows them, from the line after it",
+            *notes,
+        )
+    sheet = Sheet(
+        path,
+        "csv",
+        header.columns,
+        encoding,
+        delimiter,
+        None,
+        limits,
+        header_row=header.row,
+        notes=notes,
+        sep_line=named is not None,
+    )
     lines = (sheet.estimated_rows() or 0) + 1
     if lines > limits.max_rows:
         raise InputError(
@@ -166,10 +208,22 @@ def _open_csv(path: Path, limits: ReadLimits) -> Sheet:
     return sheet
 
 
-def _open_workbook(path: Path, sheet: str | None, limits: ReadLimits) -> Sheet:
-    """Choose a workbook's sheet and read its header."""
-    name, columns = workbook_header(path, sheet, limits)
-    return Sheet(path, "xlsx", columns, None, None, name, limits)
+def _open_workbook(
+    path: Path, sheet: str | None, limits: ReadLimits, header_row: int | None
+) -> Sheet:
+    """Choose a workbook's sheet and find its header."""
+    name, header = workbook_header(path, sheet, limits, header_row=header_row)
+    return Sheet(
+        path,
+        "xlsx",
+        header.columns,
+        None,
+        None,
+        name,
+        limits,
+        header_row=header.row,
+        notes=header.notes,
+    )
 
 
 def _chunked(

@@ -30,6 +30,7 @@ __all__ = [
     "check_file",
     "detect_encoding",
     "sample_text",
+    "sep_line",
     "sniff_delimiter",
 ]
 
@@ -130,6 +131,21 @@ def sample_text(path: Path, encoding: str) -> str:
             return text.read(_SNIFF_CHARS).replace("\x00", "")
     except OSError as error:
         raise InputError(f"{path} cannot be read: {error.strerror or error}") from error
+
+
+_SEP_LINE = re.compile(r'"?sep=([^\w\s"]|\t)"?\1*[ ]*(?:\r\n|\n|\r|\Z)', re.IGNORECASE)
+"""Excel's first line naming the delimiter: ``sep=;``, maybe quoted, maybe followed by that
+delimiter again (a sheet app that saved the line as a row of cells)."""
+
+
+def sep_line(sample: str) -> str | None:
+    """Return the delimiter named by Excel's ``sep=`` first line, if the sample starts with one.
+
+    Excel writes ``sep=;`` (or ``sep=,``) as line 1 of a CSV file for some locales, and reads
+    it as the delimiter, showing the header as row 1.
+    """
+    found = _SEP_LINE.match(sample)
+    return found.group(1) if found else None
 
 
 def sniff_delimiter(sample: str) -> str:

@@ -17,14 +17,9 @@ import python_calamine
 
 from importer.errors import InputError
 from importer.read.archive import check_sheet_extent, check_workbook
+from importer.read.header import Header, find_header
 from importer.read.limits import FLAGS, ReadLimits
-from importer.read.records import (
-    BrokenRecord,
-    NoHeaderError,
-    Records,
-    column_letter,
-    header_columns,
-)
+from importer.read.records import BrokenRecord, NoHeaderError, Records, column_letter
 
 __all__ = ["workbook_header", "workbook_records"]
 
@@ -32,17 +27,18 @@ _EXACT_FLOAT_LIMIT = 2**53
 
 
 def workbook_header(
-    path: Path, sheet: str | None, limits: ReadLimits
-) -> tuple[str, tuple[str, ...]]:
-    """Choose a workbook's sheet and read its header, once the file is known to be safe.
+    path: Path, sheet: str | None, limits: ReadLimits, *, header_row: int | None = None
+) -> tuple[str, Header]:
+    """Choose a workbook's sheet and find its header, once the file is known to be safe.
 
     Args:
         path: The workbook.
         sheet: The sheet to read, by name; the first visible worksheet when omitted.
         limits: What the file, its archive and the sheet may hold.
+        header_row: The header's row number, when the user gave it; else it is found.
 
     Returns:
-        The name of the sheet chosen and its unique column names.
+        The name of the sheet chosen and its header.
 
     Raises:
         InputError: If the workbook cannot be read, is not what its name says, goes past a
@@ -56,12 +52,12 @@ def workbook_header(
         first_col = worksheet.start[1] if worksheet.start else 0
         try:
             with closing(_worksheet_records(worksheet, limits)) as records:
-                columns = header_columns(records, path, limits, first_col)
+                header = find_header(records, path, limits, first_col, header_row)
         except NoHeaderError:
             others = ", ".join(repr(other) for other in book.sheet_names if other != name)
             hint = f"; choose another sheet: {others}" if others else ""
             raise InputError(f"{path}: sheet {name!r} has no header row{hint}") from None
-    return name, columns
+    return name, header
 
 
 @contextmanager

@@ -1,0 +1,248 @@
+"""Sheets the way people export them (issue 8): title rows above the header, Excel's ``sep=``
+line, and workbook cells read as the text the user sees, on real files written here."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import openpyxl
+import pytest
+
+from importer.errors import InputError
+from importer.read import Sheet, open_sheet
+
+HEADER = "First Name,Last Name,Email,Phone"
+DATA = "Ada,Lovelace,ada@example.com,4155550101\nAlan,Turing,alan@example.com,4155550102\n"
+
+
+def rows(sheet: Sheet) -> dict[int, dict[str, str]]:
+    """Return every data row of a sheet by row number."""
+    result: dict[int, dict[str, str]] = {}
+    for chunk in sheet.chunks():
+        result.update(chunk.frame.to_dict("index"))  # type: ignore[arg-type]
+    return result
+
+
+def write_csv(tmp_path: Path, text: str, name: str = "export.csv") -> Path:
+    """Write text to a CSV file, newlines untouched, and return its path."""
+    path = tmp_path / name
+    path.write_bytes(text.encode())
+    return path
+
+
+def write_xlsx(tmp_path: Path, rows_: list[list[object]], name: str = "export.xlsx") -> Path:
+    """Write rows to the first sheet of a workbook, from A1, and return its path."""
+    book = openpyxl.Workbook()
+    sheet = book.active
+    assert sheet is not None
+    for row in rows_:
+        sheet.append(row)
+    path = tmp_path / name
+    book.save(path)
+    return path
+
+
+# --- title rows above the header ------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("title", "header_row"),
+    [
+        ("Leads export\n", 2),
+        ("Leads export\nGenerated 2025-07-01\n\n", 4),
+        ("Leads export,,,\n,,,\nGenerated:,2025-07-01,,\nOwner:,Ann,,\n\n\n", 7),
+        ("\n\nLeads export\n\n", 5),
+    ],
+    ids=["one-title-row", "title-date-blank", "padded-key-value-block", "blank-lines-around"],
+)
+def test_csv_header_is_found_below_title_rows(tmp_path: Path, title: str, header_row: int) -> None:
+    sheet = open_sheet(write_csv(tmp_path, title + HEADER + "\n" + DATA))
+    assert sheet.header_row == header_row
+    assert sheet.columns == ("First Name", "Last Name", "Email", "Phone")
+    data = rows(sheet)
+    assert sorted(data) == [header_row + 1, header_row + 2]
+    assert data[header_row + 1]["Email"] == "ada@example.com"
+    [note] = sheet.notes
+    first = next(number for number, line in enumerate(title.splitlines(), 1) if line.strip(","))
+    skipped = f"row {first} above it looks" if first == header_row - 1 else "rows"
+    assert note.startswith(f"the header is on row {header_row}: {skipped}")
+    assert note.endswith("(--header-row N picks another row)")
+
+
+def test_title_rows_are_named_in_the_note(tmp_path: Path) -> None:
+    path = write_csv(tmp_path, "Leads export\nGenerated 2025-07-01\n\n" + HEADER + "\n" + DATA)
+    assert open_sheet(path).notes == (
+        "the header is on row 4: rows 1-3 above it look like a title and are skipped"
+        " (--header-row N picks another row)",
+    )
+
+
+def test_header_only_file_below_title_rows_has_no_data(tmp_path: Path) -> None:
+    sheet = open_sheet(write_csv(tmp_path, "Leads export\nGenerated 2025-07-01\n\n" + HEADER))
+    assert (sheet.header_row, len(sheet.columns)) == (4, 4)
+    assert list(sheet.chunks()) == []
+    assert sheet.estimated_rows() == 0
+
+
+def test_first_data_row_of_text_is_not_taken_for_the_header(tmp_path: Path) -> None:
+    text = "Name,Company,City\nAda Lovelace,Analytical Engines,London\nAlan Turing,NPL,Teddington\n"
+    sheet = open_sheet(write_csv(tmp_path, text))
+    assert (sheet.header_row, sheet.columns, sheet.notes) == (1, ("Name", "Company", "City"), ())
+    assert sorted(rows(sheet)) == [2, 3]
+
+
+def test_header_with_blank_names_is_kept_above_wider_text_rows(tmp_path: Path) -> None:
+    sheet = open_sheet(write_csv(tmp_path, "id,,name\nx,Ada,Lovelace\ny,Alan,Turing\n"))
+    assert (sheet.header_row, sheet.columns) == (1, ("id", "Column B", "name"))
+
+
+def test_two_column_header_is_kept_above_all_text_rows(tmp_path: Path) -> None:
+    sheet = open_sheet(write_csv(tmp_path, "Name,Company\nAda,Engines\nAlan,NPL\n"))
+    assert (sheet.header_row, sheet.notes) == (1, ())
+
+
+def test_key_value_title_is_not_taken_for_the_header(tmp_path: Path) -> None:
+    text = "Report,Leads\nOwner,Ann\n\n" + HEADER + "\n" + DATA
+    sheet = open_sheet(write_csv(tmp_path, text))
+    assert (sheet.header_row, sheet.columns[0]) == (4, "First Name")
+
+
+def test_header_of_values_is_kept_and_said_so(tmp_path: Path) -> None:
+    text = "4155550100,ada@example.com,2025-07-01\n4155550101,alan@example.com,2025-07-02\n"
+    sheet = open_sheet(write_csv(tmp_path, text))
+    assert sheet.header_row == 1
+    assert sheet.columns == ("4155550100", "ada@example.com", "2025-07-01")
+    assert sheet.notes == (
+        "row 1 is taken as the header, but it holds values, not column names ('4155550100',"
+        " 'ada@example.com', '2025-07-01'); if the header is another row, pass --header-row N",
+    )
+    assert sorted(rows(sheet)) == [2]
+
+
+def test_title_too_far_down_is_not_searched(tmp_path: Path) -> None:
+    titles = "".join(f"Note {number}\n" for number in range(1, 32))
+    sheet = open_sheet(write_csv(tmp_path, titles + HEADER + "\n" + DATA))
+    assert (sheet.header_row, sheet.columns) == (1, ("Note 1",))
+
+
+def test_single_column_sheet_keeps_its_first_row(tmp_path: Path) -> None:
+    sheet = open_sheet(write_csv(tmp_path, "Email\nada@example.com\nalan@example.com\n"))
+    assert (sheet.header_row, sheet.columns, sheet.notes) == (1, ("Email",), ())
+
+
+def test_given_header_row_is_used_and_rows_above_named(tmp_path: Path) -> None:
+    path = write_csv(tmp_path, "Leads export\nFirst,Last\n" + HEADER + "\n" + DATA)
+    sheet = open_sheet(path, header_row=3)
+    assert (sheet.header_row, sheet.columns[0]) == (3, "First Name")
+    assert sheet.notes == ("the header is on row 3 (--header-row): rows 1-2 above it are skipped",)
+    assert sorted(rows(sheet)) == [4, 5]
+
+
+def test_given_header_row_one_reads_the_title_as_header(tmp_path: Path) -> None:
+    sheet = open_sheet(write_csv(tmp_path, "Leads export\n" + HEADER + "\n" + DATA), header_row=1)
+    assert (sheet.header_row, sheet.columns, sheet.notes) == (1, ("Leads export",), ())
+    assert sorted(rows(sheet)) == [2, 3, 4]
+
+
+@pytest.mark.parametrize(
+    ("header_row", "message"),
+    [
+        (2, r"row 2, given as the header \(--header-row\), is blank"),
+        (9, r"has no row 9, given as the header \(--header-row\): its last row is 5"),
+    ],
+)
+def test_given_header_row_blank_or_past_the_end_is_refused(
+    tmp_path: Path, header_row: int, message: str
+) -> None:
+    path = write_csv(tmp_path, "Leads export\n\n" + HEADER + "\n" + DATA)
+    with pytest.raises(InputError, match=message) as raised:
+        open_sheet(path, header_row=header_row)
+    assert "\n" not in str(raised.value)
+
+
+def test_xlsx_header_below_a_merged_title(tmp_path: Path) -> None:
+    book = openpyxl.Workbook()
+    sheet = book.active
+    assert sheet is not None
+    sheet["A1"] = "Leads export"
+    sheet.merge_cells("A1:D1")
+    sheet["A2"] = "Generated 2025-07-01"
+    sheet.append([])
+    sheet.append(HEADER.split(","))
+    sheet.append(["Ada", "Lovelace", "ada@example.com", 4155550101])
+    path = tmp_path / "titled.xlsx"
+    book.save(path)
+    read = open_sheet(path)
+    assert (read.header_row, read.columns) == (4, tuple(HEADER.split(",")))
+    assert rows(read) == {
+        5: {
+            "First Name": "Ada",
+            "Last Name": "Lovelace",
+            "Email": "ada@example.com",
+            "Phone": "4155550101",
+        }
+    }
+    assert read.notes[0].startswith("the header is on row 4: rows 1-3 above it look like a title")
+
+
+def test_xlsx_given_header_row(tmp_path: Path) -> None:
+    path = write_xlsx(tmp_path, [["Leads"], ["a", "b"], ["x", "y"], ["1", "2"]])
+    sheet = open_sheet(path, header_row=3)
+    assert (sheet.header_row, sheet.columns) == (3, ("x", "y"))
+    assert rows(sheet) == {4: {"x": "1", "y": "2"}}
+
+
+def test_xlsx_given_header_row_past_the_end(tmp_path: Path) -> None:
+    path = write_xlsx(tmp_path, [["a", "b"], ["1", "2"]])
+    with pytest.raises(InputError, match="has no row 7"):
+        open_sheet(path, header_row=7)
+
+
+# --- Excel's sep= line ----------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("first_line", ["sep=;", '"sep=;"', "SEP=;", "sep=;;;"])
+def test_sep_line_names_the_delimiter_and_is_no_row(tmp_path: Path, first_line: str) -> None:
+    text = first_line + "\r\nName;Email;City\r\nAda;ada@example.com;London, UK\r\n"
+    sheet = open_sheet(write_csv(tmp_path, text))
+    assert (sheet.delimiter, sheet.header_row, sheet.columns) == (";", 1, ("Name", "Email", "City"))
+    assert rows(sheet) == {2: {"Name": "Ada", "Email": "ada@example.com", "City": "London, UK"}}
+    assert sheet.notes == (
+        "line 1 ('sep=;') names the delimiter, as Excel reads it, and is no row: rows are"
+        " numbered as Excel shows them, from the line after it",
+    )
+    assert sheet.estimated_rows() == 1
+
+
+def test_sep_line_wins_over_a_sniffed_delimiter(tmp_path: Path) -> None:
+    # Every line holds more commas than pipes: only the sep= line says the pipe divides.
+    text = "sep=|\nName, title|Notes\nAda, Countess|Wrote, the first, program\n"
+    sheet = open_sheet(write_csv(tmp_path, text))
+    assert sheet.columns == ("Name, title", "Notes")
+    assert rows(sheet)[2]["Notes"] == "Wrote, the first, program"
+
+
+def test_sep_line_in_utf16_with_a_bom(tmp_path: Path) -> None:
+    path = tmp_path / "excel.csv"
+    path.write_bytes("sep=\t\nName\tEmail\nAda\tada@example.com\n".encode("utf-16"))
+    sheet = open_sheet(path)
+    assert (sheet.delimiter, sheet.columns) == ("\t", ("Name", "Email"))
+    assert rows(sheet) == {2: {"Name": "Ada", "Email": "ada@example.com"}}
+
+
+def test_sep_line_then_title_rows(tmp_path: Path) -> None:
+    text = "sep=,\nLeads export\n\n" + HEADER + "\n" + DATA
+    sheet = open_sheet(write_csv(tmp_path, text))
+    assert sheet.header_row == 3
+    assert sorted(rows(sheet)) == [4, 5]
+    assert len(sheet.notes) == 2
+
+
+def test_sep_line_alone_has_no_header(tmp_path: Path) -> None:
+    with pytest.raises(InputError, match="has no header row"):
+        open_sheet(write_csv(tmp_path, "sep=;\n"))
+
+
+def test_text_that_only_starts_like_sep_is_data(tmp_path: Path) -> None:
+    sheet = open_sheet(write_csv(tmp_path, "sep=;x,b\n1,2\n"))
+    assert (sheet.delimiter, sheet.columns, sheet.header_row) == (",", ("sep=;x", "b"), 1)
