@@ -60,8 +60,10 @@ class Totals:
     @classmethod
     def from_dict(cls, counts: dict[str, int], by_reason: dict[str, int]) -> Totals:
         """Rebuild totals saved with ``as_dict`` and their reasons."""
-        names = ("created", "conflicted", "failed", "duplicate", "skipped")
-        return cls(**{name: int(counts.get(name, 0)) for name in names}, by_reason=by_reason)
+        totals = cls(by_reason=by_reason)
+        for name in ("created", "conflicted", "failed", "duplicate", "skipped"):
+            setattr(totals, name, int(counts.get(name, 0)))
+        return totals
 
 
 def failure_problem(outcome: RowOutcome) -> str:
