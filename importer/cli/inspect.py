@@ -168,7 +168,7 @@ def _render(found: Inspection) -> None:
             shown = ", ".join(f"{value!r} x{n}" for value, n in counts.most_common(10))
             click.echo(f"  {path}: {shown}")
     predicted = ", ".join(f"{status} {n:,}" for status, n in found.statuses.items())
-    click.echo(f"\nPredicted: {predicted or 'no rows'} (a run skips rows the ledger says were sent)")
+    click.echo(f"\nPredicted: {predicted or 'no rows'} (a run skips rows sent before)")
     if found.reasons:
         click.echo("Why rows would fail:")
         for reason, n in found.reasons.most_common(10):
