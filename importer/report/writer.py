@@ -182,7 +182,8 @@ class ReportWriter:
                 write_xlsx(book, self._work / "rows.csv", meta, self._totals)
         durations = dict(meta.get("durations_seconds", {}))
         durations["report_xlsx"] = round(time.monotonic() - started, 3)
-        notes = (*meta.get("notes", ()), *([too_wide] if too_wide else []))
+        shown = [] if too_wide else xlsx.shown_notes(self._totals)
+        notes = (*meta.get("notes", ()), *([too_wide] if too_wide else []), *shown)
         summary = {
             **meta,
             "durations_seconds": durations,
