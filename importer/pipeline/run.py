@@ -79,6 +79,8 @@ class RunConfig:
     push: PushSettings = field(default_factory=PushSettings)
     limits: ReadLimits = field(default_factory=ReadLimits)
     """What the input file may hold: its size, rows, columns, cells (see ReadLimits)."""
+    only_rows: frozenset[int] | None = None
+    """Import only these rows, by spreadsheet row number (a retry); None imports every row."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -188,7 +190,8 @@ def run_import(
         files = report.finish(meta)
         if ledger is not None:
             ending = "aborted" if aborted else "finished"
-            ledger.end_run(run_id, ending=ending, totals=report.totals.as_dict())
+            totals = {**report.totals.as_dict(), "reasons": dict(report.totals.by_reason)}
+            ledger.end_run(run_id, ending=ending, totals=totals)
     return RunResult(run_id, report.totals, files, aborted, tuple(stages.plan.unmapped))
 
 
@@ -221,8 +224,10 @@ def _arguments(config: RunConfig) -> dict[str, Any]:
     )
     settings["concurrency"] = config.push.concurrency
     settings["time_budget_seconds"] = config.push.max_run_seconds
+    settings["only_rows"] = None if config.only_rows is None else len(config.only_rows)
     return {
-        key: str(value) if isinstance(value, Path) else value for key, value in settings.items()
+        key: str(value.resolve()) if isinstance(value, Path) else value
+        for key, value in settings.items()
     }
 
 
@@ -382,6 +387,10 @@ async def _stream(
                 if not stages.checked:
                     stages.plan = hold_back_misfits(stages.plan, chunk.frame, stages.contract)
                     stages.checked = True
+                if config.only_rows is not None:
+                    chunk = _only(chunk, config.only_rows)
+                    if not len(chunk.frame):
+                        continue
                 outcomes = await _process(chunk, stages)
                 stages.report.write(chunk.frame, outcomes)
         except InputError as error:
@@ -494,8 +503,16 @@ def _meta(
         "tool_columns": list(plan.tool_columns),
         "held_back": dict(plan.held_back),
         "notes": [*_plan_notes(plan), *plan.held_back.values()],
+        "arguments": _arguments(config),
         "aborted": aborted,
     }
+
+
+def _only(chunk: Chunk, rows: frozenset[int]) -> Chunk:
+    """Return the chunk's rows that are among ``rows`` (a retry imports just those)."""
+    kept = chunk.frame.index.isin(list(rows))
+    malformed = {row: message for row, message in chunk.malformed.items() if row in rows}
+    return Chunk(chunk.frame[kept], malformed)
 
 
 def _plan_notes(plan: MappingPlan) -> list[str]:
