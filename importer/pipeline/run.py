@@ -81,6 +81,8 @@ class RunConfig:
     """What the input file may hold: its size, rows, columns, cells (see ReadLimits)."""
     only_rows: frozenset[int] | None = None
     """Import only these rows, by spreadsheet row number (a retry); None imports every row."""
+    header_row: int | None = None
+    """The sheet's header row number; None finds it (the first row, unless a title is above)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -166,7 +168,7 @@ def run_import(
             _wrap_push(stages, config, target, run_id, ledger)
         stream_started = time.monotonic()
         observer.started(sheet.estimated_rows())
-        for note in _plan_notes(plan):
+        for note in (*sheet.notes, *_plan_notes(plan)):
             observer.note(note)
         aborted = asyncio.run(_stream(config, sheet, stages, target))
         if not report.totals.rows:
@@ -239,7 +241,12 @@ def plan_import(config: RunConfig, *, require: bool = True) -> tuple[Contract, S
             ``require``) a required field has no column.
     """
     contract = load_contract(config.vendor)
-    sheet = open_sheet(config.sheet_path, sheet=config.sheet_name, limits=config.limits)
+    sheet = open_sheet(
+        config.sheet_path,
+        sheet=config.sheet_name,
+        limits=config.limits,
+        header_row=config.header_row,
+    )
     explicit = load_mapping_file(config.mapping_file) if config.mapping_file else None
     try:
         plan = plan_mapping(
@@ -495,6 +502,7 @@ def _meta(
         "sheet": sheet.sheet_name,
         "encoding": sheet.encoding,
         "delimiter": sheet.delimiter,
+        "header_row": sheet.header_row,
         "finished_at": datetime.now(UTC).isoformat(timespec="seconds"),
         "mapping": plan.describe(),
         "mapping_why": dict(plan.why),
@@ -502,7 +510,7 @@ def _meta(
         "ignored_columns": list(plan.ignored),
         "tool_columns": list(plan.tool_columns),
         "held_back": dict(plan.held_back),
-        "notes": [*_plan_notes(plan), *plan.held_back.values()],
+        "notes": [*sheet.notes, *_plan_notes(plan), *plan.held_back.values()],
         "arguments": _arguments(config),
         "aborted": aborted,
     }
