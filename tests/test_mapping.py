@@ -9,7 +9,7 @@ import pytest
 
 from importer.contracts.contract import Contract, load_contract
 from importer.errors import ConfigError, MappingError
-from importer.mapping import apply_mapping, load_mapping_file, plan_mapping
+from importer.mapping import apply_mapping, hold_back_misfits, load_mapping_file, plan_mapping
 from importer.mapping.headers import normalize_header
 
 
@@ -253,3 +253,148 @@ def test_mobile_fills_the_phone_where_phone_is_empty(leads_contract: Contract) -
     assert mapped["phone"].tolist() == ["111", "4155550123", None]
     assert mapped["email"].tolist() == ["a@home.io", "b@work.io", None]
     assert plan.describe()["phone"] == "Phone, else Mobile"
+
+
+@pytest.mark.parametrize(
+    ("columns", "primary", "others"),
+    [
+        (["Phone 1", "Phone 2"], "Phone 1", ("Phone 2",)),
+        (["Phone 2", "Phone 1", "Mobile"], "Phone 1", ("Mobile", "Phone 2")),
+        (["Business Phone", "Business Phone 2", "Mobile Phone"], "Business Phone", None),
+        (["Person - Phone - Work", "Person - Phone - Mobile"], "Person - Phone - Work", None),
+    ],
+)
+def test_numbered_phone_columns_fill_the_field_in_order(
+    leads_contract: Contract, columns: list[str], primary: str, others: tuple[str, ...] | None
+) -> None:
+    plan = plan_mapping(["Name", *columns], leads_contract)
+    assert plan.columns["phone"] == (primary,)
+    assert set(plan.fallbacks["phone"]) == set(columns) - {primary}
+    if others is not None:
+        assert plan.fallbacks["phone"] == others
+    assert plan.unmapped == ()
+
+
+@pytest.mark.parametrize(
+    ("columns", "primary"),
+    [
+        (["Email 1", "Email 2"], "Email 1"),
+        (["E-mail 1 - Value", "E-mail 2 - Value", "E-mail 1 - Type"], "E-mail 1 - Value"),
+        (["E-mail Address", "E-mail 2 Address", "E-mail 3 Address"], "E-mail Address"),
+        (["Secondary Email", "Email"], "Email"),
+    ],
+)
+def test_numbered_email_columns_fill_the_field(
+    leads_contract: Contract, columns: list[str], primary: str
+) -> None:
+    plan = plan_mapping(["Name", *columns], leads_contract)
+    assert plan.columns["email"] == (primary,)
+    assert "E-mail 1 - Type" not in plan.fallbacks["email"]
+
+
+def test_numbered_addresses_are_lines_not_fallbacks(leads_contract: Contract) -> None:
+    plan = plan_mapping(["Name", "Address 1", "Address 2"], leads_contract)
+    assert plan.columns["addressLine1"] == ("Address 1",)
+    assert plan.columns["addressLine2"] == ("Address 2",)
+    assert "addressLine1" not in plan.fallbacks
+
+
+@pytest.mark.parametrize(
+    ("header", "field"),
+    [
+        ("Mailing State", "state"),
+        ("Mailing Zip", "postalCode"),
+        ("Billing Code", "postalCode"),
+        ("BILLINGSTATE", "state"),
+        ("BILLINGPOSTALCODE", "postalCode"),
+        ("Business Postal Code", "postalCode"),
+        ("Business Country/Region", "country"),
+    ],
+)
+def test_zoho_salesforce_and_outlook_address_headers_map(
+    leads_contract: Contract, header: str, field: str
+) -> None:
+    assert plan_mapping(["Name", header], leads_contract).columns[field] == (header,)
+
+
+def test_list_cells_split_on_what_exports_use(leads_contract: Contract) -> None:
+    plan = plan_mapping(["Name", "Tags", "Email"], leads_contract)
+    mapped = apply_mapping(
+        frame(
+            ["Name", "Tags", "Email"],
+            ["A", "vip, early", "a@x.io ::: b@y.io"],
+            ["B", "* myContacts ::: Friends", "c@x.io"],
+            ["C", '"VIP","Newsletter"', ""],
+        ),
+        plan,
+        leads_contract,
+    )
+    assert mapped["tags"].tolist() == ["vip;early", "* myContacts;Friends", "VIP;Newsletter"]
+    assert mapped["email"].tolist() == ["a@x.io", "c@x.io", None]
+
+
+def test_full_form_mapping_file_maps_values_fallbacks_and_ignores(
+    tmp_path: Path, leads_contract: Contract
+) -> None:
+    mapping = tmp_path / "map.yaml"
+    mapping.write_text(
+        "fields:\n"
+        "  fullName: Who\n"
+        "  phone: {column: Work, else: [Cell]}\n"
+        "  source:\n"
+        "    column: Origin\n"
+        "    values: {Google Ads: link, ' trade SHOW ': event, Unknown: null}\n"
+        "ignore: [Owner]\n"
+    )
+    columns = ["Who", "Work", "Cell", "Origin", "Owner", "Extra"]
+    plan = plan_mapping(columns, leads_contract, explicit=load_mapping_file(mapping))
+    assert plan.fallbacks["phone"] == ("Cell",)
+    assert plan.ignored == ("Owner",)
+    assert plan.unmapped == ("Extra",)
+    mapped = apply_mapping(
+        frame(
+            columns,
+            ["A", "", "555", "google ads", "x", ""],
+            ["B", "1", "2", "Trade Show", "x", ""],
+            ["C", "", "", "unknown", "x", ""],
+            ["D", "", "", "Billboard", "x", ""],
+        ),
+        plan,
+        leads_contract,
+    )
+    assert mapped["phone"].tolist() == ["555", "1", None, None]
+    assert mapped["source"].tolist() == ["link", "event", None, "Billboard"]
+
+
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [
+        ("fields: {email: {colum: E}}\n", "unknown key"),
+        ("fields: {email: E}\nextra: 1\n", "unknown key"),
+        ("fields: {email: E}\nignore: Owner\n", "ignore must be a list"),
+        ("fields: {email: E}\nignore: [Nope]\n", "column 'Nope'"),
+        ("fields: {source: {column: E, values: [a]}}\n", "values of source"),
+    ],
+)
+def test_mapping_file_mistakes_are_named(
+    tmp_path: Path, leads_contract: Contract, text: str, message: str
+) -> None:
+    mapping = tmp_path / "map.yaml"
+    mapping.write_text(text)
+    with pytest.raises(ConfigError, match=message):
+        plan_mapping(["Name", "E"], leads_contract, explicit=load_mapping_file(mapping))
+
+
+def test_held_back_column_is_named_and_an_explicit_one_is_kept(leads_contract: Contract) -> None:
+    columns = ["Name", "Source"]
+    sheet = frame(columns, ["A", "Google Ads"], ["B", "Referral"], ["C", "link"])
+    plan = hold_back_misfits(plan_mapping(columns, leads_contract), sheet, leads_contract)
+    assert "source" not in plan.columns
+    assert plan.unmapped == ("Source",)
+    assert plan.held_back_columns == {"source": ("Source",)}
+    assert "2 of 3 values" in plan.held_back["source"]
+    explicit = plan_mapping(columns, leads_contract, explicit={"source": ["Source"]})
+    assert hold_back_misfits(explicit, sheet, leads_contract) == explicit
+    fits = frame(columns, ["A", "link"], ["B", "Event"], ["C", "Google Ads"])
+    kept = plan_mapping(columns, leads_contract)
+    assert hold_back_misfits(kept, fits, leads_contract) == kept

@@ -379,12 +379,8 @@ def _match(
     by_key: dict[str, str] = {}
     for column in columns:
         by_key.setdefault(normalize_header(column), column)
-    for candidate, reason in _candidates(spec, by_concept=by_concept):
-        if candidate in by_key:
-            return (by_key[candidate],), reason
-    if not by_concept or spec.array is not None:
-        return (), ""
-    if spec.concept in FALLBACK_CONCEPTS:
+    if by_concept and spec.array is None and spec.concept in FALLBACK_CONCEPTS:
+        # "Phone 1" before "Mobile": the number says which comes first, then the alias.
         ranked = {
             column: rank
             for column in columns
@@ -392,7 +388,12 @@ def _match(
         }
         if ranked:
             best = min(ranked, key=ranked.__getitem__)
-            return (best,), f"the first numbered {spec.concept} column of a CRM export"
+            return (best,), f"a common CRM header for {spec.concept}, the first of its kind"
+    for candidate, reason in _candidates(spec, by_concept=by_concept):
+        if candidate in by_key:
+            return (by_key[candidate],), reason
+    if not by_concept or spec.array is not None:
+        return (), ""
     if spec.concept == "full_name":
         first = _first_present(by_key, CONCEPT_ALIASES["first_name"])
         last = _first_present(by_key, CONCEPT_ALIASES["last_name"])
