@@ -17,6 +17,9 @@ class Observer(Protocol):
     def started(self, total_rows: int | None) -> None:
         """Learn about how many rows the run will report (None: unknown)."""
 
+    def rows_read(self, count: int) -> None:
+        """Learn that ``count`` more rows were read from the sheet (before they are checked)."""
+
     def rows_done(self, outcomes: Iterable[RowOutcome]) -> None:
         """Receive outcomes as rows finish (in any order)."""
 
@@ -29,6 +32,9 @@ class NullObserver:
 
     def started(self, total_rows: int | None) -> None:
         """Ignore the estimate."""
+
+    def rows_read(self, count: int) -> None:
+        """Ignore the count."""
 
     def rows_done(self, outcomes: Iterable[RowOutcome]) -> None:
         """Ignore the outcomes."""
