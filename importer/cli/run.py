@@ -99,6 +99,14 @@ def _read_limits(values: Mapping[str, int | None]) -> ReadLimits:
 )
 @click.option("--sheet", "sheet_name", help="Worksheet to read (default: the first).")
 @click.option(
+    "--header-row",
+    type=click.IntRange(min=1),
+    default=None,
+    metavar="N",
+    help="The row that names the columns, as the spreadsheet app numbers it (default: found: "
+    "the first row, unless rows above the table look like a title).",
+)
+@click.option(
     "--concurrency",
     type=click.IntRange(1, 256),
     default=PushSettings().concurrency,
@@ -145,6 +153,7 @@ def run(  # noqa: PLR0917 (click passes every option)
     constants: Sequence[str],
     mapping_file: Path | None,
     sheet_name: str | None,
+    header_row: int | None,
     concurrency: int,
     dry_run: bool,
     rate_limit: RateLimit | None,
@@ -175,6 +184,7 @@ def run(  # noqa: PLR0917 (click passes every option)
         constants=_constants(constants),
         mapping_file=mapping_file,
         sheet_name=sheet_name,
+        header_row=header_row,
         dry_run=dry_run,
         extras_to_open_object=extras_to_open_object,
         resend_rejected=resend_rejected,
