@@ -270,3 +270,38 @@ def test_rows_csv_given_back_as_a_sheet_imports_its_own_columns_only(
     assert [body for _, body in found.preview] == [
         {"fullName": "Ann", "email": "ann@example.com", "phone": "+1 555"}
     ]
+
+
+def test_to_fix_workbook_edited_in_a_spreadsheet_program_comes_back_as_typed(
+    tmp_path: Path, leads_sandbox: EmbeddedSandbox
+) -> None:
+    openpyxl = pytest.importorskip("openpyxl")
+    header = ["Name", "Email", "Phone", "Kind"]
+    rows = [
+        ["Ann", "ann@example.com", "+1 415 555 0101", "lead"],
+        ["Ben", "ben@example.com", "+1 415 555 0102", "prospect"],
+    ]
+    first = run(write_csv(tmp_path / "leads.csv", header, rows), leads_sandbox, tmp_path / "one")
+    assert first.files.to_fix_xlsx is not None
+    book = openpyxl.load_workbook(first.files.to_fix_xlsx)
+    sheet = book["to fix"]
+    assert [cell.value for cell in sheet[1]] == [
+        *header,
+        "importer_row",
+        "importer_reason",
+        "importer_message",
+    ]
+    assert [cell.value for cell in sheet[2]][:5] == [
+        "Ben",
+        "ben@example.com",
+        "'+1 415 555 0102",
+        "prospect",
+        "3",
+    ]
+    sheet["D2"] = "customer"  # the person's fix, saved by their spreadsheet program
+    fixed = tmp_path / "fixed.xlsx"
+    book.save(fixed)
+    second = run(fixed, leads_sandbox, tmp_path / "two")
+    assert (second.totals.created, second.totals.failed) == (1, 0)
+    ben = next(r for r in stored(leads_sandbox) if r["email"] == "ben@example.com")
+    assert (ben["phone"], ben["kind"]) == ("+1 415 555 0102", "customer")

@@ -48,11 +48,19 @@ from importer.report.columns import (
 )
 from importer.report.html import write_html
 from importer.report.totals import Totals
-from importer.report.xlsx import write_xlsx
+from importer.report.xlsx import write_table_xlsx, write_xlsx
 
 INCOMPLETE = "INCOMPLETE.txt"
 LOCK = ".importer.lock"
-FILES = ("rows.csv", "unknown.csv", "to_fix.csv", "report.xlsx", "report.html", "summary.json")
+FILES = (
+    "rows.csv",
+    "unknown.csv",
+    "to_fix.csv",
+    "to_fix.xlsx",
+    "report.xlsx",
+    "report.html",
+    "summary.json",
+)
 """The report's files, in the order they are moved into place (the summary last)."""
 
 
@@ -71,6 +79,8 @@ class ReportFiles:
     report_html: Path | None = None
     to_fix_csv: Path | None = None
     """The failed rows, with the sheet's header, to fix and import again (only when some)."""
+    to_fix_xlsx: Path | None = None
+    """The same rows as a workbook (not when the sheet is wider than Excel opens)."""
     """The page a person opens in a browser: totals, reasons with fix hints, failed rows."""
 
 
@@ -180,6 +190,9 @@ class ReportWriter:
         if too_wide is None:
             with _private_file(self._work / "report.xlsx") as book:
                 write_xlsx(book, self._work / "rows.csv", meta, self._totals)
+            if (self._work / "to_fix.csv").exists():
+                with _private_file(self._work / "to_fix.xlsx") as book:
+                    write_table_xlsx(book, self._work / "to_fix.csv", "to fix")
         durations = dict(meta.get("durations_seconds", {}))
         durations["report_xlsx"] = round(time.monotonic() - started, 3)
         shown = [] if too_wide else xlsx.shown_notes(self._totals)
@@ -214,6 +227,9 @@ class ReportWriter:
             report_xlsx=None if too_wide else self._out_dir / "report.xlsx",
             unknown_csv=unknown if unknown.exists() else None,
             to_fix_csv=to_fix if to_fix.exists() else None,
+            to_fix_xlsx=to_fix.with_suffix(".xlsx")
+            if to_fix.with_suffix(".xlsx").exists()
+            else None,
             notes=tuple(str(note) for note in notes),
             report_html=self._out_dir / "report.html",
         )

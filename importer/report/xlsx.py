@@ -44,6 +44,7 @@ __all__ = [
     "MAX_OTHER_ROWS",
     "STATUS_ORDER",
     "shown_notes",
+    "write_table_xlsx",
     "write_xlsx",
 ]
 
@@ -114,6 +115,42 @@ def write_xlsx(target: IO[bytes], rows_csv: Path, meta: Mapping[str, Any], total
             part.spool.close()
 
 
+def write_table_xlsx(target: IO[bytes], table_csv: Path, title: str) -> None:
+    """Write one CSV written by the report (such as to_fix.csv) as a workbook of its rows.
+
+    Every row is kept, in order, continuing on ``title (2)``... past Excel's row limit; cells
+    stay text, as the CSV has them (already defused).
+
+    Args:
+        target: The open file to write the workbook into.
+        table_csv: The finished CSV, at most ``EXCEL_MAX_COLUMNS`` wide.
+        title: The name of its sheet.
+    """
+    header, offset = readback.header(table_csv)
+    spools = table_csv.parent
+    try:
+        sheets = _table(readback.fast_batches(table_csv, len(header), offset), title, spools)
+    except readback.Unreadable:  # a row longer than Arrow's block: read it all exactly
+        sheets = _table(readback.exact_batches(table_csv, len(header)), title, spools)
+    try:
+        _write_package(target, header, None, sheets)
+    finally:
+        for part in sheets:
+            part.spool.close()
+
+
+def _table(batches: Iterator[readback.Batch], title: str, spools: Path) -> list[_Part]:
+    rows = _StatusRows(title, spools, cap=None, numeric=frozenset())
+    try:
+        for columns in batches:
+            rows.add(list(columns))
+    except BaseException:
+        for part in rows.parts:
+            part.spool.close()
+        raise
+    return rows.parts
+
+
 @dataclass(slots=True)
 class _Part:
     """One worksheet of status rows: their XML spooled aside, and a sample to size columns."""
@@ -122,6 +159,8 @@ class _Part:
     spool: IO[bytes]
     rows: int = 0
     sample: list[list[str]] = field(default_factory=list)
+    numeric: frozenset[int] = _NUMERIC_COLUMNS
+    """The columns written as numbers (the report's row number, HTTP status, attempts)."""
 
     def add(self, columns: Sequence[pa.Array]) -> None:
         """Append a batch of rows below the ones already spooled."""
@@ -129,17 +168,26 @@ class _Part:
         if wanted > 0:
             head = [column.slice(0, wanted).to_pylist() for column in columns]
             self.sample.extend(list(row) for row in zip(*head, strict=True))
-        self.spool.write(concatenated(rows_xml(columns, self.rows + 2, _NUMERIC_COLUMNS)))
+        self.spool.write(concatenated(rows_xml(columns, self.rows + 2, self.numeric)))
         self.rows += len(columns[0])
 
 
 class _StatusRows:
     """Spread one status's rows over as many sheets as Excel's row limit needs, up to a cap."""
 
-    def __init__(self, status: Status, spools: Path) -> None:
-        self.status = status
+    def __init__(
+        self,
+        status: Status | str,
+        spools: Path,
+        *,
+        cap: int | None = None,
+        numeric: frozenset[int] = _NUMERIC_COLUMNS,
+    ) -> None:
+        self.title = status.value if isinstance(status, Status) else status
+        """The sheet's name, and the status its rows have."""
         self._spools = spools
-        self._cap = MAX_OTHER_ROWS if status in CAPPED else None
+        self._cap = cap
+        self._numeric = numeric
         self._per_sheet = EXCEL_MAX_ROWS - 1  # read at run time so tests can lower it
         self.shown = 0
         self.parts: list[_Part] = []
@@ -167,19 +215,22 @@ class _StatusRows:
 
     def _new_part(self) -> _Part:
         number = len(self.parts) + 1
-        title = self.status.value if number == 1 else f"{self.status.value} ({number})"
-        return _Part(title, tempfile.TemporaryFile(dir=self._spools))
+        title = self.title if number == 1 else f"{self.title} ({number})"
+        return _Part(title, tempfile.TemporaryFile(dir=self._spools), numeric=self._numeric)
 
 
 def _sheets(batches: Iterator[readback.Batch], header: list[str], spools: Path) -> list[_Part]:
     """Sort every batch's rows onto their status's sheets; return the sheets in book order."""
-    statuses = [_StatusRows(status, spools) for status in STATUS_ORDER]
+    statuses = [
+        _StatusRows(status, spools, cap=MAX_OTHER_ROWS if status in CAPPED else None)
+        for status in STATUS_ORDER
+    ]
     try:
         for columns in batches:
             for rows in statuses:
                 if rows.full:
                     continue
-                chosen = pc.equal(columns[_STATUS_COLUMN], rows.status.value)
+                chosen = pc.equal(columns[_STATUS_COLUMN], rows.title)
                 if pc.any(chosen).as_py():
                     rows.add([column.filter(chosen) for column in columns])
     except BaseException:
@@ -225,22 +276,30 @@ class _SummaryPart:
 
 
 def _write_package(
-    target: IO[bytes], header: Sequence[str], summary: _SummaryPart, parts: Sequence[_Part]
+    target: IO[bytes],
+    header: Sequence[str],
+    summary: _SummaryPart | None,
+    parts: Sequence[_Part],
 ) -> None:
     """Write the zip: content types, relationships, workbook, styles, then every sheet."""
-    titles = ["Summary", *(part.title for part in parts)]
+    first = [] if summary is None else ["Summary"]
+    titles = [*first, *(part.title for part in parts)]
     with zipfile.ZipFile(target, "w", zipfile.ZIP_DEFLATED, compresslevel=COMPRESS_LEVEL) as book:
         book.writestr("[Content_Types].xml", _content_types(len(titles)))
         book.writestr("_rels/.rels", _package_rels())
-        book.writestr("xl/workbook.xml", _workbook(titles, [part.rows for part in parts], header))
+        rows = [part.rows for part in parts]
+        book.writestr("xl/workbook.xml", _workbook(titles, rows, header, skip=len(first)))
         book.writestr("xl/_rels/workbook.xml.rels", _workbook_rels(len(titles)))
         book.writestr("xl/styles.xml", _STYLES)
-        book.writestr(
-            "xl/worksheets/sheet1.xml",
-            _sheet_head(summary.widths, rows=None, width=2) + summary.rows_xml + _sheet_tail(None),
-        )
+        if summary is not None:
+            book.writestr(
+                "xl/worksheets/sheet1.xml",
+                _sheet_head(summary.widths, rows=None, width=2)
+                + summary.rows_xml
+                + _sheet_tail(None),
+            )
         header_xml = _header_row(header)
-        for number, part in enumerate(parts, start=2):
+        for number, part in enumerate(parts, start=len(first) + 1):
             widths = _column_widths(header, part.sample)
             size = part.spool.seek(0, 2)
             name = f"xl/worksheets/sheet{number}.xml"
@@ -276,8 +335,13 @@ def _package_rels() -> str:
     )
 
 
-def _workbook(titles: Sequence[str], rows: Sequence[int], header: Sequence[str]) -> str:
-    """Return workbook.xml: the sheets in order, and each status sheet's autofilter range."""
+def _workbook(
+    titles: Sequence[str], rows: Sequence[int], header: Sequence[str], *, skip: int = 1
+) -> str:
+    """Return workbook.xml: the sheets in order, and each table sheet's autofilter range.
+
+    The first ``skip`` sheets (the Summary) have no filter.
+    """
     sheets = "".join(
         f'<sheet name="{_attribute(title)}" sheetId="{n}" r:id="rId{n}"/>'
         for n, title in enumerate(titles, start=1)
@@ -286,7 +350,7 @@ def _workbook(titles: Sequence[str], rows: Sequence[int], header: Sequence[str])
         f'<definedName name="_xlnm._FilterDatabase" localSheetId="{index}" hidden="1">'
         f"{escape(_quoted_title(title))}!{_absolute(_table_ref(len(header), count))}"
         "</definedName>"
-        for index, (title, count) in enumerate(zip(titles[1:], rows, strict=True), start=1)
+        for index, (title, count) in enumerate(zip(titles[skip:], rows, strict=True), start=skip)
     )
     return (
         f'{_DECLARATION}<workbook xmlns="{_MAIN}" xmlns:r="{_RELS}">'
