@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 from pathlib import Path
+
 import click
 
 from importer.cli.console import fail
 from importer.contracts.contract import Contract, RateLimit, load_contract
 from importer.errors import ConfigError
+from importer.jobs.threshold import FailureThreshold, ThresholdError
 
 
 class RateType(click.ParamType):  # type: ignore[type-arg]
@@ -24,6 +26,23 @@ class RateType(click.ParamType):  # type: ignore[type-arg]
         try:
             return RateLimit.parse(str(value))
         except ValueError as error:
+            self.fail(str(error), param, ctx)
+
+
+class ThresholdType(click.ParamType):  # type: ignore[type-arg]
+    """A failure threshold: a row count such as ``10`` or a share such as ``5%``."""
+
+    name = "N|N%"
+
+    def convert(
+        self, value: object, param: click.Parameter | None, ctx: click.Context | None
+    ) -> FailureThreshold:
+        """Parse ``10`` or ``5%`` into a FailureThreshold."""
+        if isinstance(value, FailureThreshold):
+            return value
+        try:
+            return FailureThreshold.parse(str(value))
+        except ThresholdError as error:
             self.fail(str(error), param, ctx)
 
 

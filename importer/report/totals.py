@@ -41,8 +41,8 @@ class Totals:
                 problem = failure_problem(outcome)
                 self.failures[problem] = self.failures.get(problem, 0) + 1
 
-    def top_failures(self, count: int = 5) -> list[tuple[str, int]]:
-        """Return the ``count`` most frequent problems of failed rows, with their counts."""
+    def top_failures(self, count: int | None = 5) -> list[tuple[str, int]]:
+        """Return the ``count`` most frequent problems of failed rows (None: all), with counts."""
         ranked = sorted(self.failures.items(), key=lambda item: (-item[1], item[0]))
         return ranked[:count]
 
