@@ -11,6 +11,7 @@ from __future__ import annotations
 import click
 
 from importer.cli import inspect, report, run, sandbox, settle, vendors
+from importer.cli.history import history
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
@@ -29,5 +30,6 @@ main.add_command(inspect.inspect)
 main.add_command(run.run)
 main.add_command(settle.settle)
 main.add_command(report.report)
+main.add_command(history)
 
 __all__ = ["main"]

@@ -37,6 +37,12 @@ class UnknownRun(ConfigError):
 ENDINGS = ("running", "finished", "aborted")
 """How a run ended; a run left ``running`` that holds no lock was cut short."""
 
+CUT_SHORT = "cut short"
+"""The ending history gives a run left ``running`` that no live run holds any more."""
+
+TOTALS = ("created", "conflicted", "failed", "duplicate", "skipped", "unknown")
+"""The counts history gives every run; ``unknown`` counts the failed rows left in doubt."""
+
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class Run:
@@ -85,7 +91,24 @@ class Settlement:
     outcome: RowOutcome
 
 
-class Ledger(Protocol):
+class RunHistory(Protocol):
+    """Every run a ledger recorded, read without the run lock: a run never waits for it."""
+
+    def history(self, *, vendor: str | None = None, limit: int | None = None) -> list[Run]:
+        """Return the runs of every account (only ``vendor``'s, if given), newest first.
+
+        Each run's ``totals`` hold every name in ``TOTALS`` (counted from its rows when it did
+        not end), and a run the ledger still calls ``running`` that no live run holds ends
+        ``CUT_SHORT``.
+        """
+        ...
+
+    def close(self) -> None:
+        """Release the ledger."""
+        ...
+
+
+class Ledger(RunHistory, Protocol):
     """Durable row states of one vendor account, shared by every run (and worker) of it."""
 
     vendor: str

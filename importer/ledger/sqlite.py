@@ -13,12 +13,15 @@ import json
 import os
 import sqlite3
 from collections.abc import Callable, Iterator, Mapping, Sequence
+from dataclasses import replace
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import IO, Any
 
 from importer.errors import ConfigError
 from importer.ledger.interface import (
+    CUT_SHORT,
+    TOTALS,
     Claim,
     LedgerTooNew,
     Run,
@@ -28,6 +31,7 @@ from importer.ledger.interface import (
     UnknownRun,
 )
 from importer.lifecycle import (
+    STATUS_OF,
     Known,
     Reason,
     RowOutcome,
@@ -35,7 +39,7 @@ from importer.lifecycle import (
     account_of,
     move,
 )
-from importer.locks import is_held, try_lock
+from importer.locks import held_without_taking, is_held, try_lock
 
 LEDGER_FILE = "ledger.sqlite"
 LOOKUP_BATCH = 500
@@ -114,6 +118,7 @@ class SqliteLedger:
         """
         self.vendor = vendor
         self.account = account
+        self._state_dir = state_dir
         self._lock: IO[str] | None = None
         try:
             _private_dir(state_dir)
@@ -174,6 +179,10 @@ class SqliteLedger:
             UnknownRun: when there is no such run.
         """
         return find_run(self._db, run_id)
+
+    def history(self, *, vendor: str | None = None, limit: int | None = None) -> list[Run]:
+        """Return the runs of every account (only ``vendor``'s, if given), newest first."""
+        return run_history(self._db, self._state_dir, vendor=vendor, limit=limit)
 
     # --- rows -----------------------------------------------------------------------------
 
@@ -357,6 +366,115 @@ def open_run(state_dir: Path, run_id: str, *, lock: bool) -> tuple[SqliteLedger,
     finally:
         db.close()
     return SqliteLedger(state_dir, vendor=run.vendor, account=run.account, lock=lock), run
+
+
+class SqliteHistory:
+    """The runs of the ledger under a state directory, opened read-only without any lock."""
+
+    def __init__(self, db: sqlite3.Connection, state_dir: Path) -> None:
+        """Read runs from ``db``, the read-only ledger of ``state_dir``."""
+        self._db: sqlite3.Connection | None = db
+        self._state_dir = state_dir
+
+    def history(self, *, vendor: str | None = None, limit: int | None = None) -> list[Run]:
+        """Return the runs of every account (only ``vendor``'s, if given), newest first."""
+        if self._db is None:
+            raise RuntimeError("the ledger is closed")
+        return run_history(self._db, self._state_dir, vendor=vendor, limit=limit)
+
+    def close(self) -> None:
+        """Close the database; calling it again does nothing."""
+        if self._db is not None:
+            self._db.close()
+            self._db = None
+
+
+def open_history(state_dir: Path) -> SqliteHistory | None:
+    """Open the ledger under ``state_dir`` to list its runs; None when there is no ledger.
+
+    Creates nothing, changes nothing and takes no lock: a run in progress never waits for it,
+    and it never waits for a run (WAL readers see the last commit).
+
+    Raises:
+        LedgerTooNew: when a newer importer wrote the ledger.
+        ConfigError: when the ledger cannot be read.
+    """
+    path = state_dir / LEDGER_FILE
+    if not path.is_file():
+        return None
+    try:
+        db = sqlite3.connect(f"{path.resolve().as_uri()}?mode=ro", uri=True, timeout=30)
+    except sqlite3.Error as error:
+        raise ConfigError(f"cannot read the ledger in {state_dir}: {error}") from None
+    try:
+        version = db.execute("PRAGMA user_version").fetchone()[0]
+    except sqlite3.Error as error:
+        db.close()
+        raise ConfigError(f"cannot read the ledger in {state_dir}: {error}") from None
+    if version > SCHEMA_VERSION:
+        db.close()
+        raise LedgerTooNew(
+            f"the ledger in {state_dir} has schema version {version}, newer than this importer "
+            f"knows ({SCHEMA_VERSION}): upgrade importer"
+        )
+    return SqliteHistory(db, state_dir)
+
+
+def run_history(
+    db: sqlite3.Connection, state_dir: Path, *, vendor: str | None, limit: int | None
+) -> list[Run]:
+    """Return the ledger's runs, newest first, each with its ending and totals made whole.
+
+    Only a vendor's newest run can still be running (a run holds the vendor's lock); one the
+    ledger calls ``running`` is ``CUT_SHORT`` when no live process holds that lock.
+    """
+    where, params = ("WHERE vendor=?", [vendor]) if vendor else ("", [])
+    try:
+        rows = db.execute(
+            f"SELECT {_RUN_COLUMNS} FROM runs {where}"
+            " ORDER BY started_at DESC, run_id DESC LIMIT ?",
+            (*params, -1 if limit is None else limit),
+        ).fetchall()
+    except sqlite3.OperationalError as error:
+        if "no such table" in str(error):  # a ledger from before runs were kept
+            return []
+        raise ConfigError(f"cannot read the ledger in {state_dir}: {error}") from None
+    runs: list[Run] = []
+    seen: set[str] = set()
+    for found in map(_run, rows):
+        newest = found.vendor not in seen
+        seen.add(found.vendor)
+        ending = found.ending
+        if ending == "running" and not (newest and _may_be_running(state_dir, found.vendor)):
+            ending = CUT_SHORT
+        run = replace(found, ending=ending)
+        runs.append(replace(run, totals=_whole_totals(db, run)))
+    return runs
+
+
+def _may_be_running(state_dir: Path, vendor: str) -> bool:
+    """Return whether a run of ``vendor`` may hold the state directory (unknown: yes)."""
+    held = held_without_taking(state_dir / f"{vendor}.lock")
+    return held is None or held
+
+
+def _whole_totals(db: sqlite3.Connection, run: Run) -> dict[str, int]:
+    """Return the run's counts per status and in doubt: as it ended, else from its rows."""
+    stored = run.totals
+    reasons = stored.get("reasons")
+    if run.ending in ("finished", "aborted") and isinstance(reasons, Mapping):
+        statuses = {name: int(stored.get(name, 0)) for name in TOTALS if name != "unknown"}
+        unknown = int(reasons.get(Reason.OUTCOME_UNKNOWN.value, 0))
+        return {"rows": sum(statuses.values()), **statuses, "unknown": unknown}
+    counts = dict.fromkeys(("rows", *TOTALS), 0)
+    for state, count in db.execute(
+        "SELECT state, COUNT(*) FROM run_rows WHERE run_id=? GROUP BY state", (run.run_id,)
+    ):
+        counts["rows"] += count
+        counts[STATUS_OF[State(state)].value] += count
+        if state == State.UNKNOWN.value:
+            counts["unknown"] += count
+    return counts
 
 
 def find_run(db: sqlite3.Connection, run_id: str) -> Run:
