@@ -160,8 +160,9 @@ class Console:
             }
             click.echo(json.dumps(self._redacted(record), ensure_ascii=False, default=str))
             return
-        prefix = "importer: error: " if level == "error" else "importer: "
-        self.line(f"{prefix}{message}", err=True)
+        prefix = "importer: error: " if event == "error" else "importer: "
+        job = f"{self.context['job']}: " if "job" in self.context else ""
+        self.line(f"{prefix}{job}{message}", err=True)
 
     def line(self, text: str, *, err: bool = False) -> None:
         """Write one plain line (text format only), above the live line if there is one."""

@@ -1,0 +1,82 @@
+"""A failure threshold: how many failed rows a scheduled import tolerates before it alerts.
+
+Written ``"5%"`` (a share) or ``10`` (a row count). The share is of the rows the run had to
+import: every row except duplicates within the file and rows an earlier run already created
+(``already_synced``, ``changed_since_sync``), so a nightly export that grows every day does not
+dilute tonight's failures with last month's successes.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from dataclasses import dataclass
+
+from importer.lifecycle import Reason
+from importer.report.totals import Totals
+
+_SHARE = re.compile(r"\s*(\d+(?:\.\d+)?)\s*%\s*")
+_DONE_EARLIER = (Reason.ALREADY_SYNCED.value, Reason.CHANGED_SINCE_SYNC.value)
+
+
+class ThresholdError(ValueError):
+    """Raised when a threshold is neither a row count nor a percentage from 0% to 100%."""
+
+
+@dataclass(frozen=True, slots=True)
+class FailureThreshold:
+    """Alert when more rows failed than this: a count of rows, or a percent of those to import."""
+
+    rows: int | None = None
+    percent: float | None = None
+
+    @classmethod
+    def parse(cls, value: object) -> FailureThreshold:
+        """Read ``10``, ``"10"`` (rows) or ``"5%"``, ``"2.5%"`` (a share).
+
+        Raises:
+            ThresholdError: for anything else, or a negative count, or a share over 100%.
+        """
+        if isinstance(value, bool):
+            raise ThresholdError("a threshold is a row count such as 10 or a share such as 5%")
+        if isinstance(value, int):
+            if value < 0:
+                raise ThresholdError("a threshold of rows cannot be negative")
+            return cls(rows=value)
+        text = str(value)
+        if text.strip().isdigit():
+            return cls(rows=int(text))
+        share = _SHARE.fullmatch(text)
+        if share is None:
+            raise ThresholdError("a threshold is a row count such as 10 or a share such as 5%")
+        percent = float(share.group(1))
+        if not math.isfinite(percent) or percent > 100:
+            raise ThresholdError("a threshold share is from 0% to 100%")
+        return cls(percent=percent)
+
+    def __str__(self) -> str:
+        """Write the threshold back as a person wrote it: ``5%`` or ``10 rows``."""
+        if self.percent is not None:
+            return f"{self.percent:g}%"
+        return f"{self.rows} rows"
+
+    def crossed(self, totals: Totals) -> str | None:
+        """Return why the failed rows of ``totals`` are over the threshold, or None if not."""
+        if self.rows is not None and totals.failed > self.rows:
+            return f"{totals.failed} rows failed, more than {self.rows}"
+        if self.percent is None:
+            return None
+        to_import = to_import_count(totals)
+        if to_import and totals.failed * 100 > self.percent * to_import:
+            share = totals.failed * 100 / to_import
+            return (
+                f"{totals.failed} of {to_import} rows to import failed ({share:.1f}%), "
+                f"more than {self.percent:g}%"
+            )
+        return None
+
+
+def to_import_count(totals: Totals) -> int:
+    """Return the rows a run had to import: all but duplicates and rows done by earlier runs."""
+    earlier = sum(totals.by_reason.get(reason, 0) for reason in _DONE_EARLIER)
+    return totals.rows - totals.duplicate - earlier
