@@ -186,3 +186,35 @@ def test_an_unversioned_ledger_is_migrated_and_rotated_keys_merge(tmp_path: Path
 def test_content_hash_ignores_key_order() -> None:
     assert content_hash({"a": 1, "b": [1, 2]}) == content_hash({"b": [1, 2], "a": 1})
     assert content_hash({"a": 1}) != content_hash({"a": 2})
+
+
+def test_a_commit_claims_and_settles_a_batch_in_one_transaction(tmp_path: Path) -> None:
+    ledger = open_ledger(tmp_path)
+    begin(ledger)
+    assert send(ledger, "key:a@x.io", 2)
+    ledger.plan("run-1", [RunRow(RowOutcome(3, State.PLANNED, Reason.CUT_SHORT), "key:b", ())])
+    created = RowOutcome(2, State.CREATED, Reason.CREATED, vendor_id="cus_1", attempts=1)
+    claims = [Claim("key:b", "h2", 3, None), Claim("key:b", "h2", 3, None)]
+    won = ledger.commit("run-1", claims, [Settlement("key:a@x.io", "h1", State.CREATED, created)])
+    assert won == [True, False]  # the same identity twice in a batch: the second claim loses
+    found = ledger.known(["key:a@x.io", "key:b"])
+    assert (found["key:a@x.io"].state, found["key:b"].state) == (State.CREATED, State.SENDING)
+    assert [row.outcome.state for row in ledger.run_rows("run-1")] == [
+        State.CREATED,
+        State.SENDING,
+    ]
+    ledger.close()
+
+
+def test_a_batch_with_a_refused_move_commits_none_of_its_claims(tmp_path: Path) -> None:
+    ledger = open_ledger(tmp_path)
+    begin(ledger)
+    assert send(ledger, "key:a@x.io", 2)
+    settle(ledger, "key:a@x.io", 2, State.CREATED)
+    back = Settlement(
+        "key:a@x.io", "h1", State.SENDING, RowOutcome(2, State.SENDING, Reason.CUT_SHORT)
+    )
+    with pytest.raises(InvalidMove):
+        ledger.commit("run-1", [Claim("key:b", "h2", 3, None)], [back])
+    assert ledger.known(["key:b"]) == {}
+    ledger.close()

@@ -9,6 +9,9 @@ from it. Its promises:
   several workers can share one import without sending a row twice.
 - **Outcome before it counts**: ``settle`` commits the row's outcome and what the account now
   knows of it in one transaction.
+- **Group commit**: ``commit`` claims and settles a batch of rows in one transaction, with the
+  same promises for each row (a caller sends a row only after the commit holding its claim
+  returned).
 - Every move follows ``importer.lifecycle``; a backend refuses a move the lifecycle refuses.
 """
 
@@ -148,6 +151,16 @@ class Ledger(RunHistory, Protocol):
 
     def settle(self, run_id: str, settlements: Sequence[Settlement]) -> None:
         """Commit row outcomes and what the account keeps of each identity."""
+        ...
+
+    def commit(
+        self, run_id: str, claims: Sequence[Claim], settlements: Sequence[Settlement]
+    ) -> list[bool]:
+        """Claim rows and settle others in one transaction; return, per claim, whether it was won.
+
+        Raises:
+            InvalidMove: when a move is not the lifecycle's; nothing of the batch is committed.
+        """
         ...
 
     def keep(self, entries: Sequence[Known]) -> None:

@@ -1,9 +1,11 @@
 """The ledger in one SQLite file under the state directory (the embedded default).
 
-WAL mode with ``synchronous=FULL``: a claim and a settlement are each committed before the
-call returns. A lock file allows one run per vendor and state directory; the ledger and the
-lock are readable by their owner only. The schema is versioned (``PRAGMA user_version``) and
-migrated in place; a ledger written by a newer importer is refused, never altered.
+WAL mode with ``synchronous=FULL``: claims and settlements are committed (fsync'd) before the
+call returns; ``commit`` takes a batch of both in one transaction, so push's group commit pays
+one fsync for all the rows that queued while the previous one was written. A lock file allows
+one run per vendor and state directory; the ledger and the lock are readable by their owner
+only. The schema is versioned (``PRAGMA user_version``) and migrated in place; a ledger
+written by a newer importer is refused, never altered.
 """
 
 from __future__ import annotations
@@ -12,6 +14,7 @@ import contextlib
 import json
 import os
 import sqlite3
+import threading
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import replace
 from datetime import UTC, datetime
@@ -120,6 +123,7 @@ class SqliteLedger:
         self.account = account
         self._state_dir = state_dir
         self._lock: IO[str] | None = None
+        self._guard = threading.RLock()  # push's writer thread and the pipeline share the file
         try:
             _private_dir(state_dir)
             if lock:
@@ -188,18 +192,8 @@ class SqliteLedger:
 
     def known(self, row_keys: Sequence[str]) -> dict[str, Known]:
         """Return what the ledger knows of those row identities."""
-        found: dict[str, Known] = {}
-        for start in range(0, len(row_keys), LOOKUP_BATCH):
-            batch = list(row_keys[start : start + LOOKUP_BATCH])
-            marks = ",".join("?" * len(batch))
-            cursor = self._db.execute(
-                f"SELECT {_KNOWN_COLUMNS} FROM rows WHERE vendor=? AND account=?"
-                f" AND row_key IN ({marks})",
-                [self.vendor, self.account, *batch],
-            )
-            for row in cursor:
-                found[row[0]] = _known(row)
-        return found
+        with self._guard:
+            return {row[0]: _known(row) for row in self._lookup(_KNOWN_COLUMNS, row_keys)}
 
     def plan(self, run_id: str, rows: Sequence[RunRow]) -> None:
         """Record rows of a run as it reads them, each with its state so far."""
@@ -220,56 +214,93 @@ class SqliteLedger:
 
     def claim(self, run_id: str, claims: Sequence[Claim]) -> list[bool]:
         """Commit the intent to send each row; return, per claim, whether it was won."""
-        won: list[bool] = []
-        with self._transaction():
-            for claim in claims:
-                current = self._state(claim.row_key)
-                if current is not claim.expected:
-                    won.append(False)
-                    continue
-                move(current, State.SENDING)
-                self._put(
-                    Known(
-                        claim.row_key,
-                        claim.content_hash,
-                        State.SENDING,
-                        Reason.CUT_SHORT,  # until settled: a run cut short while sending it
-                        run_id,
-                        claim.source_row,
-                    )
-                )
-                self._db.execute(
-                    "UPDATE run_rows SET state=?, reason=? WHERE run_id=? AND source_row=?",
-                    (State.SENDING.value, Reason.CUT_SHORT.value, run_id, claim.source_row),
-                )
-                won.append(True)
-        return won
+        return self.commit(run_id, claims, ())
 
     def settle(self, run_id: str, settlements: Sequence[Settlement]) -> None:
         """Commit row outcomes and what the account keeps of each identity."""
+        self.commit(run_id, (), settlements)
+
+    def commit(
+        self, run_id: str, claims: Sequence[Claim], settlements: Sequence[Settlement]
+    ) -> list[bool]:
+        """Claim rows and settle others in one transaction; return, per claim, whether it was won.
+
+        Raises:
+            InvalidMove: when a move is not the lifecycle's; nothing of the batch is committed.
+        """
         with self._transaction():
-            for each in settlements:
-                outcome = each.outcome
-                if each.kept is not None:
-                    move(self._state(each.row_key), each.kept)
-                    self._put(
-                        Known(
-                            each.row_key,
-                            each.content_hash,
-                            each.kept,
-                            outcome.reason,
-                            run_id,
-                            outcome.source_row,
-                            outcome.http_status,
-                            outcome.vendor_id,
-                            outcome.message,
-                        )
-                    )
-                self._db.execute(
-                    "UPDATE run_rows SET state=?, reason=?, message=?, http_status=?,"
-                    " vendor_id=?, attempts=? WHERE run_id=? AND source_row=?",
-                    (*_outcome_values(outcome), run_id, outcome.source_row),
+            states = self._states(
+                [claim.row_key for claim in claims]
+                + [each.row_key for each in settlements if each.kept is not None]
+            )
+            now = _now()
+            won = self._claim_rows(run_id, claims, states, now)
+            self._settle_rows(run_id, settlements, states, now)
+        return won
+
+    def _claim_rows(
+        self, run_id: str, claims: Sequence[Claim], states: dict[str, State], now: str
+    ) -> list[bool]:
+        won: list[bool] = []
+        entries: list[Known] = []
+        for claim in claims:
+            current = states.get(claim.row_key)
+            if current is not claim.expected:
+                won.append(False)
+                continue
+            states[claim.row_key] = move(current, State.SENDING)
+            entries.append(
+                Known(
+                    claim.row_key,
+                    claim.content_hash,
+                    State.SENDING,
+                    Reason.CUT_SHORT,  # until settled: a run cut short while sending it
+                    run_id,
+                    claim.source_row,
                 )
+            )
+            won.append(True)
+        self._put(entries, now)
+        self._db.executemany(
+            "UPDATE run_rows SET state=?, reason=? WHERE run_id=? AND source_row=?",
+            [
+                (State.SENDING.value, Reason.CUT_SHORT.value, run_id, entry.source_row)
+                for entry in entries
+            ],
+        )
+        return won
+
+    def _settle_rows(
+        self, run_id: str, settlements: Sequence[Settlement], states: dict[str, State], now: str
+    ) -> None:
+        entries: list[Known] = []
+        for each in settlements:
+            if each.kept is None:
+                continue
+            outcome = each.outcome
+            states[each.row_key] = move(states.get(each.row_key), each.kept)
+            entries.append(
+                Known(
+                    each.row_key,
+                    each.content_hash,
+                    each.kept,
+                    outcome.reason,
+                    run_id,
+                    outcome.source_row,
+                    outcome.http_status,
+                    outcome.vendor_id,
+                    outcome.message,
+                )
+            )
+        self._put(entries, now)
+        self._db.executemany(
+            "UPDATE run_rows SET state=?, reason=?, message=?, http_status=?,"
+            " vendor_id=?, attempts=? WHERE run_id=? AND source_row=?",
+            [
+                (*_outcome_values(each.outcome), run_id, each.outcome.source_row)
+                for each in settlements
+            ],
+        )
 
     def keep(self, entries: Sequence[Known]) -> None:
         """Replace what the ledger knows of identities (a person's word, a doubt resolved).
@@ -278,11 +309,12 @@ class SqliteLedger:
             InvalidMove: when an entry's new state is not a lifecycle move from its old one.
         """
         with self._transaction():
+            states = self._states([entry.row_key for entry in entries])
             for entry in entries:
-                current = self._state(entry.row_key)
+                current = states.get(entry.row_key)
                 if current is not entry.state:
-                    move(current, entry.state)
-                self._put(entry)
+                    states[entry.row_key] = move(current, entry.state)
+            self._put(entries, _now())
 
     def run_rows(self, run_id: str) -> Iterator[RunRow]:
         """Yield every recorded row of a run, in sheet order."""
@@ -312,38 +344,49 @@ class SqliteLedger:
     @contextlib.contextmanager
     def _transaction(self) -> Iterator[None]:
         """Run a block in one immediate (write-locked) transaction, committed on exit."""
-        self._db.execute("BEGIN IMMEDIATE")
-        try:
-            yield
-        except BaseException:
-            self._db.execute("ROLLBACK")
-            raise
-        self._db.execute("COMMIT")
+        with self._guard:
+            self._db.execute("BEGIN IMMEDIATE")
+            try:
+                yield
+            except BaseException:
+                self._db.execute("ROLLBACK")
+                raise
+            self._db.execute("COMMIT")
 
-    def _state(self, row_key: str) -> State | None:
-        row = self._db.execute(
-            "SELECT state FROM rows WHERE vendor=? AND account=? AND row_key=?",
-            (self.vendor, self.account, row_key),
-        ).fetchone()
-        return None if row is None else State(row[0])
+    def _states(self, row_keys: Sequence[str]) -> dict[str, State]:
+        """Return the state of each of those identities the ledger knows."""
+        return {key: State(state) for key, state in self._lookup("row_key, state", row_keys)}
 
-    def _put(self, entry: Known) -> None:
-        self._db.execute(
+    def _lookup(self, columns: str, row_keys: Sequence[str]) -> Iterator[tuple[Any, ...]]:
+        """Yield ``columns`` of each of those identities the ledger knows, in batches."""
+        for start in range(0, len(row_keys), LOOKUP_BATCH):
+            batch = list(row_keys[start : start + LOOKUP_BATCH])
+            marks = ",".join("?" * len(batch))
+            yield from self._db.execute(
+                f"SELECT {columns} FROM rows WHERE vendor=? AND account=? AND row_key IN ({marks})",
+                [self.vendor, self.account, *batch],
+            )
+
+    def _put(self, entries: Sequence[Known], now: str) -> None:
+        self._db.executemany(
             "INSERT OR REPLACE INTO rows VALUES (?,?,?,?,?,?,?,?,?,?,?,?)",
-            (
-                self.vendor,
-                self.account,
-                entry.row_key,
-                entry.content_hash,
-                entry.state.value,
-                entry.reason.value,
-                entry.run_id,
-                entry.source_row,
-                entry.http_status,
-                entry.vendor_id,
-                entry.message,
-                _now(),
-            ),
+            [
+                (
+                    self.vendor,
+                    self.account,
+                    entry.row_key,
+                    entry.content_hash,
+                    entry.state.value,
+                    entry.reason.value,
+                    entry.run_id,
+                    entry.source_row,
+                    entry.http_status,
+                    entry.vendor_id,
+                    entry.message,
+                    now,
+                )
+                for entry in entries
+            ],
         )
 
 
@@ -555,7 +598,8 @@ def _private_file(path: Path) -> None:
 
 def _connect(path: Path) -> sqlite3.Connection:
     _private_file(path)
-    db = sqlite3.connect(path, timeout=30, isolation_level=None)
+    # One connection, used by the pipeline and by push's writer thread, one at a time (_guard).
+    db = sqlite3.connect(path, timeout=30, isolation_level=None, check_same_thread=False)
     db.execute("PRAGMA journal_mode=WAL")
     db.execute("PRAGMA synchronous=FULL")
     for suffix in ("-wal", "-shm"):
