@@ -210,6 +210,13 @@ def test_the_page_shows_the_totals_reasons_and_mapping(dom: Node) -> None:
         "validation": ["2", report_html.HINTS[Reason.VALIDATION]],
         "duplicate_in_file": ["1", report_html.HINTS[Reason.DUPLICATE_IN_FILE]],
     }
+    problems = {cells(row)[0]: cells(row)[1:] for row in dom.by_id("problems").find("tr")[1:]}
+    assert problems == {
+        "validation: email is not a valid email address": [
+            "2",
+            report_html.HINTS[Reason.VALIDATION],
+        ]
+    }
     mapping = {cells(row)[0]: cells(row)[1] for row in dom.by_id("mapping").find("tr")[1:]}
     assert mapping["email"] == "Email"
     assert mapping["fullName"] == "Full Name"

@@ -42,6 +42,9 @@ TABLE_SHEET_COLUMNS = 50
 CELL_CHARS = 300
 """Characters shown per cell; rows.csv holds every cell whole."""
 
+TOP_PROBLEMS = 10
+"""The most frequent problems of failed rows the page lists."""
+
 TABLE_STATUSES = (Status.FAILED.value, Status.CONFLICTED.value)
 """The statuses whose rows the table lists (a row in doubt is ``failed``/``outcome_unknown``)."""
 
@@ -244,6 +247,7 @@ def write_html(target: IO[bytes], rows_csv: Path, meta: Mapping[str, Any], total
             *_overview(meta, totals),
             *_chart(totals),
             *_reasons(totals, table),
+            *_problems(totals),
             *_mapping(meta),
             *_rows_table(table),
             "</main>\n",
@@ -407,6 +411,25 @@ def _reasons(totals: Totals, table: _Table) -> Iterator[str]:
         yield (
             f'<tr><td class="code"><code>{_text(reason)}</code></td><td class="num">{count:,}</td>'
             f"<td>{_text(hint)}</td><td>{show}</td></tr>\n"
+        )
+    yield "</tbody>\n</table>\n</section>\n"
+
+
+def _problems(totals: Totals) -> Iterator[str]:
+    """List the most frequent problems of failed rows (the message's gist), with fix hints."""
+    problems = totals.top_failures(TOP_PROBLEMS)
+    if not problems:
+        return
+    yield (
+        '<section id="problems">\n<h2>Most frequent problems of the failed rows</h2>\n'
+        "<table>\n<thead><tr><th>Problem</th><th>Rows</th><th>What to do</th></tr></thead>\n"
+        "<tbody>\n"
+    )
+    for problem, count in problems:
+        hint = _hint(problem.split(":", 1)[0])
+        yield (
+            f'<tr><td>{_text(problem)}</td><td class="num">{count:,}</td>'
+            f"<td>{_text(hint)}</td></tr>\n"
         )
     yield "</tbody>\n</table>\n</section>\n"
 
