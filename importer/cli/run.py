@@ -159,8 +159,7 @@ def _read_limits(values: Mapping[str, int | None]) -> ReadLimits:
     type=ThresholdType(),
     default=None,
     metavar="N|N%",
-    help="Exit with 3 when more rows failed than N, or than N% of the rows to import "
-    "(duplicates and rows an earlier run created do not count).",
+    help="Exit with 3 when more rows failed than N, or than N% of the sheet's data rows.",
 )
 @log_options
 @_limit_options

@@ -100,15 +100,25 @@ def sync(
         jobs=[job.name for job in jobs],
         dry_run=dry_run,
     )
+    previous = signal.getsignal(signal.SIGTERM)
+    try:
+        lines = _run_jobs(jobs, console, dry_run=dry_run)
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+    code = worst(line.exit_code for line in lines if line.exit_code is not None)
+    _summary(console, lines, code)
+    sys.exit(code)
+
+
+def _run_jobs(jobs: Sequence[Job], console: Console, *, dry_run: bool) -> list[JobLine]:
+    """Run the jobs in order until one is interrupted; return their summary lines."""
     lines: list[JobLine] = []
     for index, job in enumerate(jobs):
         lines.append(_run_job(job, console, dry_run=dry_run))
         if lines[-1].interrupted:
             lines += [JobLine(later.name, None, None, "not run") for later in jobs[index + 1 :]]
             break
-    code = worst(line.exit_code for line in lines if line.exit_code is not None)
-    _summary(console, lines, code)
-    sys.exit(code)
+    return lines
 
 
 def _run_job(job: Job, console: Console, *, dry_run: bool) -> JobLine:

@@ -1,9 +1,8 @@
 """A failure threshold: how many failed rows a scheduled import tolerates before it alerts.
 
-Written ``"5%"`` (a share) or ``10`` (a row count). The share is of the rows the run had to
-import: every row except duplicates within the file and rows an earlier run already created
-(``already_synced``, ``changed_since_sync``), so a nightly export that grows every day does not
-dilute tonight's failures with last month's successes.
+Written ``"5%"`` (a share of the sheet's data rows) or ``10`` (a row count). The share is of
+every data row the sheet holds, so the same sheet gives the same verdict every night; with a
+cumulative export that grows every day, a row count says more than a share.
 """
 
 from __future__ import annotations
@@ -12,11 +11,9 @@ import math
 import re
 from dataclasses import dataclass
 
-from importer.lifecycle import Reason
 from importer.report.totals import Totals
 
 _SHARE = re.compile(r"\s*(\d+(?:\.\d+)?)\s*%\s*")
-_DONE_EARLIER = (Reason.ALREADY_SYNCED.value, Reason.CHANGED_SINCE_SYNC.value)
 
 
 class ThresholdError(ValueError):
@@ -25,7 +22,7 @@ class ThresholdError(ValueError):
 
 @dataclass(frozen=True, slots=True)
 class FailureThreshold:
-    """Alert when more rows failed than this: a count of rows, or a percent of those to import."""
+    """Alert when more rows failed than this: a count of rows, or a percent of the sheet's."""
 
     rows: int | None = None
     percent: float | None = None
@@ -64,19 +61,12 @@ class FailureThreshold:
         """Return why the failed rows of ``totals`` are over the threshold, or None if not."""
         if self.rows is not None and totals.failed > self.rows:
             return f"{totals.failed} rows failed, more than {self.rows}"
-        if self.percent is None:
+        if self.percent is None or not totals.rows:
             return None
-        to_import = to_import_count(totals)
-        if to_import and totals.failed * 100 > self.percent * to_import:
-            share = totals.failed * 100 / to_import
+        if totals.failed * 100 > self.percent * totals.rows:
+            share = totals.failed * 100 / totals.rows
             return (
-                f"{totals.failed} of {to_import} rows to import failed ({share:.1f}%), "
+                f"{totals.failed} of {totals.rows} rows failed ({share:.1f}%), "
                 f"more than {self.percent:g}%"
             )
         return None
-
-
-def to_import_count(totals: Totals) -> int:
-    """Return the rows a run had to import: all but duplicates and rows done by earlier runs."""
-    earlier = sum(totals.by_reason.get(reason, 0) for reason in _DONE_EARLIER)
-    return totals.rows - totals.duplicate - earlier
