@@ -3,14 +3,14 @@
 This module holds only the click group; each command lives in its own module and is
 registered here.
 
-Exit codes: 0 no row failed; 1 some rows failed; 2 the run could not start or was aborted.
+Exit codes are listed once, in ``importer.cli.console.EXIT_CODES``; ``main``'s help repeats them.
 """
 
 from __future__ import annotations
 
 import click
 
-from importer.cli import inspect, report, run, sandbox, settle, vendors
+from importer.cli import inspect, report, run, sandbox, settle, sync, vendors
 from importer.cli.history import history
 
 
@@ -19,7 +19,13 @@ from importer.cli.history import history
 def main() -> None:
     """Import CSV and Excel sheets into vendors' HTTP APIs, accounting for every row.
 
-    Exit codes: 0 no row failed, 1 some rows failed, 2 the run could not start or was aborted.
+    \b
+    Exit codes (sync exits with its worst job's):
+      0  no row failed (each was created, conflicted, a duplicate or skipped)
+      1  some rows failed (see rows.csv); the others were imported
+      2  the run could not start or was aborted: usage, file, mapping, credentials, the
+         vendor unreachable or refusing the credentials, state busy, Ctrl-C/SIGTERM
+      3  more rows failed than --fail-if-failed-over (a job's fail_if_failed_over) allows
     """
 
 
@@ -31,5 +37,6 @@ main.add_command(run.run)
 main.add_command(settle.settle)
 main.add_command(report.report)
 main.add_command(history)
+main.add_command(sync.sync)
 
 __all__ = ["main"]
