@@ -100,7 +100,17 @@ def dry_run(path: Path, out: Path, *options: str) -> Result:
     file reach its rows whatever its header.
     """
     arguments = ["run", str(path), "--vendor", "offergrid-leads", "--dry-run", "--out", str(out)]
-    arguments += ["--set", "fullName=Corpus Lead", *options]
+    return invoke([*arguments, "--set", "fullName=Corpus Lead", *options], path)
+
+
+def inspected(path: Path, *options: str) -> Result:
+    """Run ``importer inspect PATH --json`` in-process; fail the test if it hangs."""
+    arguments = ["inspect", str(path), "--vendor", "offergrid-leads", "--json"]
+    return invoke([*arguments, "--set", "fullName=Corpus Lead", *options], path)
+
+
+def invoke(arguments: list[str], path: Path) -> Result:
+    """Run the command line in-process; fail the test if it hangs."""
     results: list[Result] = []
     worker = threading.Thread(
         target=lambda: results.append(CliRunner().invoke(main, arguments)), daemon=True
@@ -113,7 +123,7 @@ def dry_run(path: Path, out: Path, *options: str) -> Result:
     finally:
         faulthandler.cancel_dump_traceback_later()
     if worker.is_alive():
-        pytest.fail(f"importer run {path.name} --dry-run still runs after {HANG_SECONDS} s")
+        pytest.fail(f"importer {arguments[0]} {path.name} still runs after {HANG_SECONDS} s")
     return results[0]
 
 
@@ -139,7 +149,10 @@ def reported_rows(out: Path) -> list[Reported]:
         with (out / "rows.csv").open(encoding="utf-8-sig", newline="") as handle:
             reader = csv.reader(handle)
             header = next(reader)
-            assert tuple(header[:width]) == REPORT_COLUMNS
+            # A sheet with a column named like one of them gets it as importer_<name>.
+            assert tuple(name.removeprefix("importer_") for name in header[:width]) == (
+                REPORT_COLUMNS
+            )
             return [
                 Reported(
                     source_row=int(cells[0]),
@@ -208,6 +221,28 @@ def test_corpus_file_gets_a_clear_answer(path: Path, tmp_path: Path) -> None:
     by_number = {row.source_row: row.cells for row in rows or []}
     for number, cells in CORPUS_CELLS.get(name, {}).items():
         assert {column: by_number[number][column] for column in cells} == cells
+    check_inspection(inspected(path), path, rows)
+
+
+def check_inspection(result: Result, path: Path, rows: list[Reported] | None) -> None:
+    """Assert inspect gave a clear answer that predicts what the dry run reported."""
+    output = result.stdout + result.stderr
+    assert result.exception is None or isinstance(result.exception, SystemExit), output
+    assert "Traceback" not in output
+    if rows is None:  # the dry run refused the file: so must inspect
+        assert result.exit_code == 2, output
+        errors = [line for line in output.splitlines() if line.startswith("importer: error:")]
+        assert len(errors) == 1, output
+        assert path.name in errors[0]
+        return
+    assert result.exit_code == 0, output
+    preview = json.loads(result.stdout)
+    predicted = preview["predicted"]
+    if preview["stopped"] is None:
+        assert preview["rows"] == len(rows)
+        assert predicted.get("failed", 0) == sum(row.status == "failed" for row in rows)
+        assert predicted.get("duplicate", 0) == sum(row.status == "duplicate" for row in rows)
+        assert predicted.get("to send", 0) == sum(row.status == "skipped" for row in rows)
 
 
 def test_every_corpus_file_has_a_known_meaning() -> None:
@@ -234,6 +269,7 @@ def test_hostile_file_gets_a_clear_answer(hostile: Hostile, tmp_path: Path) -> N
     path = hostile.write(tmp_path)
     out = tmp_path / "out"
     rows = check_answer(dry_run(path, out), path, out, hostile.refusal)
+    check_inspection(inspected(path), path, rows)
     if hostile.rows is None:
         return
     if hostile.refusal is None:

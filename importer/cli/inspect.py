@@ -11,7 +11,7 @@ from typing import Any
 import click
 
 from importer.cli.console import EXIT_ABORTED, fail
-from importer.cli.run import _constants, _limit_options, _read_limits
+from importer.cli.run import _limit_options, _read_limits
 from importer.contracts.contract import load_contract
 from importer.errors import ImporterError
 from importer.pipeline.inspect import Inspection, inspect_sheet
@@ -32,6 +32,7 @@ from importer.pipeline.run import RunConfig
     "constants",
     multiple=True,
     metavar="FIELD=VALUE",
+    callback=lambda _ctx, _param, pairs: assignments(pairs),
     help="Give FIELD the same VALUE on every row (repeatable).",
 )
 @click.option("--sheet", "sheet_name", help="Worksheet to read (default: the first).")
@@ -61,7 +62,7 @@ def inspect(  # noqa: PLR0917 (click passes every option)
     sheet: Path,
     vendor: str,
     mapping_file: Path | None,
-    constants: Sequence[str],
+    constants: dict[str, str],
     sheet_name: str | None,
     extras_to_open_object: bool,
     preview_rows: int,
@@ -82,7 +83,7 @@ def inspect(  # noqa: PLR0917 (click passes every option)
         sheet_path=sheet,
         vendor=vendor,
         out_dir=Path(),
-        constants=_constants(constants),
+        constants=constants,
         mapping_file=mapping_file,
         sheet_name=sheet_name,
         dry_run=True,
@@ -115,6 +116,21 @@ def inspect(  # noqa: PLR0917 (click passes every option)
             err=True,
         )
         sys.exit(EXIT_ABORTED)
+
+
+def assignments(pairs: Sequence[str]) -> dict[str, str]:
+    """Return ``FIELD=VALUE`` pairs as a dict.
+
+    Raises:
+        click.BadParameter: naming the pair that has no ``=`` or no field.
+    """
+    constants: dict[str, str] = {}
+    for pair in pairs:
+        field, sep, value = pair.partition("=")
+        if not sep or not field.strip():
+            raise click.BadParameter(f"needs FIELD=VALUE, got {pair!r}")
+        constants[field.strip()] = value
+    return constants
 
 
 def _as_dict(found: Inspection) -> dict[str, Any]:

@@ -11,6 +11,7 @@ and the others fill it where the first is empty.
 
 from __future__ import annotations
 
+import functools
 import re
 from collections.abc import Mapping
 
@@ -212,8 +213,12 @@ Numbered addresses are not among them: "Address 2" is a second line, not a secon
 _NUMBER = re.compile(r"(?<![0-9])(?P<number>[1-9][0-9]?)(?![0-9])")
 
 
+@functools.lru_cache(maxsize=1 << 16)
 def normalize_header(name: str) -> str:
-    """Return the header with case, spaces and punctuation removed, for matching."""
+    """Return the header with case, spaces and punctuation removed, for matching.
+
+    Cached: planning compares every column with every field, and a sheet may be 16,000 wide.
+    """
     return re.sub(r"[\W_]+", "", name.casefold())
 
 
