@@ -150,7 +150,7 @@ def _interrupt(signum: int, frame: FrameType | None) -> None:
 def _line(name: str, ending: Ending) -> JobLine:
     totals = ending.result.totals if ending.result is not None else None
     problem = ending.problem
-    if ending.result is None and problem is not None:
+    if ending.result is None and problem is not None and not ending.interrupted:
         problem = f"cannot start: {problem}"
     return JobLine(name, totals, ending.exit_code, problem, ending.interrupted)
 

@@ -280,7 +280,7 @@ def _flag(value: object, _: _Context) -> bool:
 def _vendor(value: object, context: _Context) -> str:
     vendor = _text(value, context)
     if vendor not in vendor_ids():
-        raise _Bad(f"names no vendor ({vendor!r}); see importer vendors")
+        raise _Bad(f"{vendor!r} is not a vendor id (see importer vendors)")
     return vendor
 
 
@@ -341,7 +341,7 @@ def _threshold(value: object, _: _Context) -> FailureThreshold:
     try:
         return FailureThreshold.parse(value)
     except ThresholdError as error:
-        raise _Bad(str(error)) from None
+        raise _Bad(f"must be a row count such as 10 or a share such as 5% ({error})") from None
 
 
 KEYS: Mapping[str, tuple[str, Convert]] = {
@@ -392,9 +392,9 @@ def _job(name: str, table: object, defaults: Mapping[str, Any], where: _Locator)
             raise where.error(key_path, f"{key} {problem}") from None
     for required in ("sheet", "vendor"):
         if required not in values:
-            raise where.error(header, f"[job.{name}] needs {required} = ...")
+            raise where.error(header, f"needs {required} = ...")
     if values.get("base_url") and values.get("sandbox"):
-        raise where.error(header, f"[job.{name}] gives both base_url and sandbox = true; keep one")
+        raise where.error(header, "gives both base_url and sandbox = true; keep one")
     values.setdefault("out", _out(DEFAULT_OUT, context))
     _check_credentials(values, given, where)
     return Job(name=name, file=where.path, **values)
@@ -441,16 +441,15 @@ class _Locator:
 
     def line(self, key_path: tuple[str, ...]) -> int | None:
         """Return the 1-based line of the deepest part of ``key_path`` found, or None."""
+        header = self._header(key_path, 0, len(self._lines))
+        if header is not None:
+            return header + 1
         for split in range(len(key_path) - 1, -1, -1):
             table, key = key_path[:split], key_path[split]
             section = self._section(table)
             if section is None:
                 continue
             start, end = section
-            if not table and split == len(key_path) - 1 and key in ("job", "defaults"):
-                found = self._header((key,), 0, len(self._lines))
-                if found is not None:
-                    return found + 1
             pattern = re.compile(rf"\s*{_key_pattern(key)}\s*[=.]")
             for index in range(start, end):
                 if pattern.match(self._lines[index]):
@@ -476,7 +475,7 @@ class _Locator:
 
     def _header(self, table: tuple[str, ...], start: int, end: int) -> int | None:
         parts = r"\s*\.\s*".join(_key_pattern(part) for part in table)
-        pattern = re.compile(rf"\s*\[\s*{parts}\s*\]\s*(#.*)?$")
+        pattern = re.compile(rf"\s*\[\[?\s*{parts}\s*\]\]?\s*(#.*)?$")
         return next((i for i in range(start, end) if pattern.match(self._lines[i])), None)
 
 

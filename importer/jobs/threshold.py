@@ -60,7 +60,8 @@ class FailureThreshold:
     def crossed(self, totals: Totals) -> str | None:
         """Return why the failed rows of ``totals`` are over the threshold, or None if not."""
         if self.rows is not None and totals.failed > self.rows:
-            return f"{totals.failed} rows failed, more than {self.rows}"
+            rows = "row" if totals.failed == 1 else "rows"
+            return f"{totals.failed} {rows} failed, more than {self.rows}"
         if self.percent is None or not totals.rows:
             return None
         if totals.failed * 100 > self.percent * totals.rows:
