@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import click
 
-from importer.cli import inspect, report, run, sandbox, settle, sync, vendors
+from importer.cli import inspect, report, retry, run, sandbox, settle, sync, vendors
 from importer.cli.history import history
 
 
@@ -35,6 +35,7 @@ main.add_command(sandbox.sandbox)
 main.add_command(inspect.inspect)
 main.add_command(run.run)
 main.add_command(settle.settle)
+main.add_command(retry.retry)
 main.add_command(report.report)
 main.add_command(history)
 main.add_command(sync.sync)
