@@ -37,6 +37,13 @@ from importer.pipeline.run import RunConfig
 )
 @click.option("--sheet", "sheet_name", help="Worksheet to read (default: the first).")
 @click.option(
+    "--header-row",
+    type=click.IntRange(min=1),
+    metavar="N",
+    help="The row that holds the header, as the spreadsheet numbers it (default: found "
+    "below any title rows).",
+)
+@click.option(
     "--extras-to-open-object",
     is_flag=True,
     help="Send columns that fill no field into the vendor's open object (e.g. customFields).",
@@ -64,6 +71,7 @@ def inspect(  # noqa: PLR0917 (click passes every option)
     mapping_file: Path | None,
     constants: dict[str, str],
     sheet_name: str | None,
+    header_row: int | None,
     extras_to_open_object: bool,
     preview_rows: int,
     write_mapping: Path | None,
@@ -86,6 +94,7 @@ def inspect(  # noqa: PLR0917 (click passes every option)
         constants=constants,
         mapping_file=mapping_file,
         sheet_name=sheet_name,
+        header_row=header_row,
         dry_run=True,
         extras_to_open_object=extras_to_open_object,
         limits=_read_limits(limits),
@@ -141,6 +150,8 @@ def _as_dict(found: Inspection) -> dict[str, Any]:
         "sheet": found.sheet.sheet_name,
         "encoding": found.sheet.encoding,
         "delimiter": found.sheet.delimiter,
+        "header_row": found.sheet.header_row,
+        "sheet_notes": list(found.sheet.notes),
         "rows": found.rows,
         "mapping": [
             {"field": path, "source": source, "why": plan.why.get(path, "")}
@@ -167,6 +178,8 @@ def _render(found: Inspection) -> None:
     where = f"sheet {sheet.sheet_name!r}" if sheet.sheet_name else f"{sheet.encoding}"
     delimiter = f", delimiter {sheet.delimiter!r}" if sheet.delimiter else ""
     click.echo(f"{sheet.path.name} ({where}{delimiter}): {found.rows:,} data rows")
+    for note in sheet.notes:
+        click.echo(f"  {note}")
     click.echo(f"\nHow the columns fill {found.vendor}'s fields:")
     described = plan.describe()
     width = max((len(path) for path in described), default=0)
