@@ -14,6 +14,7 @@ import tempfile
 import time
 import uuid
 from collections.abc import Iterator, Mapping
+from concurrent.futures import ThreadPoolExecutor
 from contextlib import AsyncExitStack, ExitStack, contextmanager
 from dataclasses import asdict, dataclass, field, replace
 from datetime import UTC, datetime
@@ -134,7 +135,34 @@ class _Stages:
 def run_import(
     config: RunConfig, *, env: Mapping[str, str], observer: Observer | None = None
 ) -> RunResult:
-    """Import one sheet into one vendor and write the report.
+    """Import one sheet into one vendor and write the report; block until it is done.
+
+    Works whether or not an event loop is running in this thread (a notebook, an
+    orchestrator's task): with one running, the import runs on a loop of its own in a worker
+    thread.
+
+    Raises:
+        ImporterError: when the run cannot start (bad vendor, file, mapping or credentials,
+            or another run of the vendor holds the state directory).
+    """
+    try:
+        asyncio.get_running_loop()
+    except RuntimeError:
+        return asyncio.run(run_import_async(config, env=env, observer=observer))
+    with ThreadPoolExecutor(1, thread_name_prefix="importer") as pool:
+        return pool.submit(
+            asyncio.run, run_import_async(config, env=env, observer=observer)
+        ).result()
+
+
+async def run_import_async(
+    config: RunConfig, *, env: Mapping[str, str], observer: Observer | None = None
+) -> RunResult:
+    """Import one sheet into one vendor and write the report, on the running event loop.
+
+    The stages' file and CPU work between requests runs on this loop, a chunk at a time; an
+    orchestrator that shares its loop with other tasks should give the import its own loop
+    (``run_import`` in a thread does).
 
     Raises:
         ImporterError: when the run cannot start (bad vendor, file, mapping or credentials,
@@ -170,7 +198,7 @@ def run_import(
         observer.started(sheet.estimated_rows())
         for note in (*sheet.notes, *_plan_notes(plan)):
             observer.note(note)
-        aborted = asyncio.run(_stream(config, sheet, stages, target))
+        aborted = await _stream(config, sheet, stages, target)
         if not report.totals.rows:
             observer.note(f"{config.sheet_path.name} has a header row but no data rows")
         meta = _meta(
