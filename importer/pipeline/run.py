@@ -22,6 +22,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
+import numpy as np
 import pandas as pd
 import pandera.pandas as pa
 import platformdirs
@@ -41,6 +42,7 @@ from importer.mapping import (
     plan_mapping,
     sheet_cells,
 )
+from importer.outcomes import ChunkOutcomes, SharedOutcome
 from importer.payload import build_records
 from importer.pipeline.progress import NullObserver, Observer
 from importer.push.auth import Credentials, credentials_from_env
@@ -403,14 +405,14 @@ async def _stream(
     """Run every chunk through the stages; return the abort reason, if the run was aborted."""
     async with AsyncExitStack() as stack:
         if target is not None:
-            hooks = [hook for hook in (stages.throttle, stages.bookkeeper) if hook is not None]
             stages.pusher = await stack.enter_async_context(
                 Pusher(
                     contract=stages.contract,
                     base_url=target.base_url,
                     credentials=target.credentials,
                     settings=config.push,
-                    hooks=hooks,
+                    hooks=[stages.throttle] if stages.throttle else [],
+                    books=stages.bookkeeper,
                     on_outcome=lambda outcome: stages.observer.rows_done([outcome]),
                 )
             )
@@ -466,7 +468,7 @@ def _stop_on_signals(pusher: Pusher, observer: Observer) -> Iterator[None]:
             loop.remove_signal_handler(signum)
 
 
-async def _process(chunk: Chunk, stages: _Stages) -> dict[int, RowOutcome]:
+async def _process(chunk: Chunk, stages: _Stages) -> Mapping[int, RowOutcome]:
     """Take one chunk through map, validate, dedupe and push; return every row's outcome."""
     outcomes: dict[int, RowOutcome] = {}
     frame = chunk.frame.drop(index=list(chunk.malformed))
@@ -484,19 +486,13 @@ async def _process(chunk: Chunk, stages: _Stages) -> dict[int, RowOutcome]:
             Reason.DUPLICATE_IN_FILE,
             f"same key as row {kept}, which was kept",
         )
+    if stages.pusher is None or stages.bookkeeper is None:  # no request bodies in a dry run
+        rows = np.asarray(deduped.kept.index, dtype=np.int64)
+        dry = SharedOutcome(rows, State.SKIPPED, Reason.DRY_RUN, "dry run: valid, not sent")
+        done = ChunkOutcomes(outcomes, [dry])
+        stages.observer.rows_done(done.values())
+        return done
     records = build_records(deduped.kept, stages.contract)
-    if stages.pusher is None or stages.bookkeeper is None:
-        outcomes.update(
-            (
-                record.source_row,
-                RowOutcome(
-                    record.source_row, State.SKIPPED, Reason.DRY_RUN, "dry run: valid, not sent"
-                ),
-            )
-            for record in records
-        )
-        stages.observer.rows_done(outcomes.values())
-        return outcomes
     keys = stages.deduper.keys(deduped.kept)
     to_send, outcomes = stages.bookkeeper.record(
         chunk.frame, outcomes, records, dict(zip(keys.index.tolist(), keys.tolist(), strict=True))

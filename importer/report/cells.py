@@ -20,6 +20,8 @@ from __future__ import annotations
 import re
 
 import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
 
 _BLANKS = (
     r"\s\"\x00-\x20\x7f-\xa0\xad\u061c\u180e\u200b-\u200f\u2028-\u202f\u205f-\u2064"
@@ -72,6 +74,30 @@ def strip_added_quotes(values: pd.Series) -> pd.Series:
     """
     text = values.astype(object).fillna("").astype(str)
     return text.str.replace(_ADDED_QUOTE, "", n=1, regex=True)
+
+
+_MAYBE_LIVE = (
+    r"^[\t\r]|[=+\-@|\x{ff1d}\x{ff0b}\x{ff0d}\x{ff20}\x{fe66}\x{fe62}\x{fe63}\x{fe6b}]|(?i:dde)"
+)
+"""A superset of what ``neutralize`` defuses, in RE2 syntax: a value it would change has a tab
+or CR first, a formula trigger, the ``|`` of a remote reference, or ``dde``. A value that
+starts with ``'`` is never changed."""
+
+
+def neutralize_column(values: pa.Array) -> pa.Array:
+    """Return ``neutralize`` of every value of an Arrow string array (no nulls).
+
+    Arrow's regex engine picks the values ``neutralize`` might change, and only those go
+    through it, one at a time: the result is exactly ``neutralize``'s, at a fraction of the
+    cost for the usual column where few values start like a formula.
+    """
+    maybe = pc.and_(
+        pc.invert(pc.starts_with(values, "'")), pc.match_substring_regex(values, _MAYBE_LIVE)
+    )
+    if not pc.any(maybe).as_py():
+        return values
+    fixed = [neutralize(value) for value in values.filter(maybe).to_pylist()]
+    return pc.replace_with_mask(values, maybe, pa.array(fixed, values.type))
 
 
 def csv_text(value: object) -> str:

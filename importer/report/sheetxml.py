@@ -17,7 +17,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from importer.read.records import column_letter
-from importer.report.cells import neutralize
+from importer.report.cells import neutralize, neutralize_column
 
 EXCEL_MAX_CHARS = 32_767
 """Characters per cell that Excel can hold."""
@@ -29,13 +29,6 @@ _ILLEGAL = r"[\x00-\x08\x0b\x0c\x0e-\x1f\x{fffe}\x{ffff}]"
 """Characters XML 1.0 cannot hold (RE2 syntax); they are dropped, as openpyxl does."""
 
 _ILLEGAL_RE = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ufffe\uffff]")
-
-_MAYBE_LIVE = (
-    r"^[\t\r]|[=+\-@|\x{ff1d}\x{ff0b}\x{ff0d}\x{ff20}\x{fe66}\x{fe62}\x{fe63}\x{fe6b}]|(?i:dde)"
-)
-"""A superset of what ``cells.neutralize`` defuses: any value it would change matches this
-(a tab or CR first, a formula trigger, a ``|`` of a remote reference, or ``dde``), so values
-that do not match are left alone without a Python call."""
 
 _NUMBER = r"^[0-9]{1,15}$"
 """A whole number Excel holds exactly."""
@@ -101,22 +94,11 @@ def _cells(values: pa.Array, letter: str, numbers: pa.Array, *, number: bool) ->
 def _safe_text(values: pa.Array) -> pa.Array:
     """Drop XML-illegal characters, defuse formulas, cut to Excel's limit, escape for XML."""
     text = pc.replace_substring_regex(values, _ILLEGAL, "")
-    text = _defused(text)
+    text = neutralize_column(text)
     text = pc.utf8_slice_codeunits(text, 0, EXCEL_MAX_CHARS)
     for raw, escaped in (("&", "&amp;"), ("<", "&lt;"), (">", "&gt;")):
         text = pc.replace_substring(text, raw, escaped)
     return text
-
-
-def _defused(text: pa.Array) -> pa.Array:
-    """Run ``neutralize`` on every value that might need it, and only on those."""
-    maybe = pc.and_(
-        pc.invert(pc.starts_with(text, "'")), pc.match_substring_regex(text, _MAYBE_LIVE)
-    )
-    if not pc.any(maybe).as_py():
-        return text
-    fixed = [neutralize(value) for value in text.filter(maybe).to_pylist()]
-    return pc.replace_with_mask(text, maybe, pa.array(fixed, TEXT))
 
 
 def _text(value: str) -> pa.Scalar:

@@ -41,6 +41,13 @@ class Totals:
                 problem = failure_problem(outcome)
                 self.failures[problem] = self.failures.get(problem, 0) + 1
 
+    def add_count(self, status: Status, reason: str, count: int) -> None:
+        """Count ``count`` rows of one status and reason at once (not failed: see ``add``)."""
+        if status is Status.FAILED:
+            raise ValueError("failed rows are counted one by one, each with its problem")
+        setattr(self, status.value, getattr(self, status.value) + count)
+        self.by_reason[reason] = self.by_reason.get(reason, 0) + count
+
     def top_failures(self, count: int | None = 5) -> list[tuple[str, int]]:
         """Return the ``count`` most frequent problems of failed rows (None: all), with counts."""
         ranked = sorted(self.failures.items(), key=lambda item: (-item[1], item[0]))

@@ -27,17 +27,20 @@ import json
 import os
 import shutil
 import time
+from collections import Counter
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import IO, Any
 
+import numpy as np
 import pandas as pd
 
 from importer.errors import ConfigError
 from importer.lifecycle import Reason, RowOutcome, Status
 from importer.locks import try_lock
+from importer.outcomes import ChunkOutcomes, OutcomeColumns, as_chunk_outcomes
 from importer.report import xlsx
 from importer.report.cells import csv_text, neutralize
 from importer.report.columns import (
@@ -47,6 +50,7 @@ from importer.report.columns import (
     report_columns,
 )
 from importer.report.html import write_html
+from importer.report.rowscsv import ChunkLines, chunk_lines
 from importer.report.totals import Totals
 from importer.report.xlsx import write_table_xlsx, write_xlsx
 
@@ -143,12 +147,35 @@ class ReportWriter:
         """
         if list(frame.columns) != self._columns:
             raise ValueError(f"chunk columns {list(frame.columns)} differ from {self._columns}")
-        rows = [int(row) for row in frame.index]
-        missing = [row for row in rows if row not in outcomes]
-        if missing:
-            raise ValueError(f"no outcome for source rows {missing[:10]} ({len(missing)} in all)")
-        for row, values in zip(rows, frame.itertuples(index=False, name=None), strict=True):
-            self.write_row(outcomes[row], values)
+        if self._file is None:
+            raise RuntimeError("the report is already closed")
+        chunk = as_chunk_outcomes(outcomes)
+        fields = chunk.columns(frame.index)
+        lines = chunk_lines(frame, fields)
+        if lines is None:  # a cell that is not text: the csv module, row by row
+            rows = fields.source_row.tolist()
+            for row, values in zip(rows, frame.itertuples(index=False, name=None), strict=True):
+                self.write_row(chunk[row], values)
+            return
+        assert isinstance(self._file, io.TextIOWrapper)
+        self._file.flush()
+        self._file.buffer.write(lines.data)
+        self._count(chunk, fields, lines)
+
+    def _count(self, chunk: ChunkOutcomes, fields: OutcomeColumns, lines: ChunkLines) -> None:
+        """Count a chunk's rows; failed and unknown ones one by one, into their own files too."""
+        own = (fields.status == Status.FAILED.value) | (
+            fields.reason == Reason.OUTCOME_UNKNOWN.value
+        )
+        statuses, reasons = fields.status[~own].tolist(), fields.reason[~own].tolist()
+        shared = Counter(zip(statuses, reasons, strict=True))
+        for (status, reason), count in shared.items():
+            self._totals.add_count(Status(status), reason, count)
+        positions = np.flatnonzero(own)
+        for position, texts in zip(positions.tolist(), lines.row_texts(positions), strict=True):
+            outcome = chunk[int(fields.source_row[position])]
+            self._totals.add((outcome,))
+            self._write_spares(outcome, texts)
 
     def write_row(self, outcome: RowOutcome, values: Sequence[object]) -> None:
         """Append one row's line: its outcome, then its cells as the sheet had them.
@@ -161,6 +188,10 @@ class ReportWriter:
         texts = [csv_text(value) for value in values]
         self._csv.writerow([*_outcome_fields(outcome), *texts])
         self._totals.add((outcome,))
+        self._write_spares(outcome, texts)
+
+    def _write_spares(self, outcome: RowOutcome, texts: Sequence[str]) -> None:
+        """Add a row in doubt to unknown.csv, a failed row to to_fix.csv."""
         if outcome.reason is Reason.OUTCOME_UNKNOWN:
             self._unknown_writer().writerow(
                 ["", "", self._run_id, outcome.source_row, neutralize(outcome.message), *texts]

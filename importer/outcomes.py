@@ -1,0 +1,167 @@
+"""A chunk's outcomes: one by one where rows differ, in blocks where rows share one fate.
+
+A dry run's valid rows all end ``skipped`` / ``dry_run`` with one message: a million of them
+are a block of row numbers, not a million ``RowOutcome`` objects (two seconds to make, more to
+read back). ``ChunkOutcomes`` is still a mapping from source row to ``RowOutcome``, made on
+demand, for whoever reads it row by row; the report and the totals read its blocks as columns
+(``columns``).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Mapping, Sequence, ValuesView
+from dataclasses import dataclass
+
+import numpy as np
+import numpy.typing as npt
+import pandas as pd
+
+from importer.lifecycle import STATUS_OF, Reason, RowOutcome, State, Status
+
+Rows = npt.NDArray[np.int64]
+
+
+@dataclass(frozen=True, slots=True)
+class SharedOutcome:
+    """The same outcome for many rows: only their numbers differ."""
+
+    rows: Rows
+    state: State
+    reason: Reason
+    message: str = ""
+
+    @property
+    def status(self) -> Status:
+        """Return the report status the rows' state is shown as."""
+        return STATUS_OF[self.state]
+
+    def one(self, row: int) -> RowOutcome:
+        """Return the outcome of one of the rows."""
+        return RowOutcome(row, self.state, self.reason, self.message)
+
+
+@dataclass(frozen=True, slots=True)
+class OutcomeColumns:
+    """The outcomes of a chunk's rows in frame order, as columns (rows.csv's first columns)."""
+
+    source_row: Rows
+    status: npt.NDArray[np.object_]
+    reason: npt.NDArray[np.object_]
+    message: npt.NDArray[np.object_]
+    http_status: npt.NDArray[np.object_]
+    """The HTTP status as a number, or None."""
+    vendor_id: npt.NDArray[np.object_]
+    """The vendor's id, or None."""
+    attempts: npt.NDArray[np.int64]
+
+
+class ChunkOutcomes(Mapping[int, RowOutcome]):
+    """Every row's outcome in a chunk: single ones by row, and shared ones in blocks."""
+
+    def __init__(
+        self, single: Mapping[int, RowOutcome] | None = None, shared: Sequence[SharedOutcome] = ()
+    ) -> None:
+        """Hold ``single`` outcomes and ``shared`` blocks; a row must be in only one of them."""
+        self.single = dict(single or {})
+        self.shared = tuple(block for block in shared if len(block.rows))
+        self._block_of: dict[int, int] | None = None
+
+    def __getitem__(self, row: int) -> RowOutcome:
+        if row in self.single:
+            return self.single[row]
+        return self.shared[self._blocks()[row]].one(row)
+
+    def __contains__(self, row: object) -> bool:
+        return row in self.single or row in self._blocks()
+
+    def __iter__(self) -> Iterator[int]:
+        yield from self.single
+        for block in self.shared:
+            yield from block.rows.tolist()
+
+    def __len__(self) -> int:
+        return len(self.single) + sum(len(block.rows) for block in self.shared)
+
+    def values(self) -> ValuesView[RowOutcome]:
+        """Return every outcome, the single ones first, each block's made as it is read."""
+        return _Values(self)
+
+    def counts(self) -> Iterator[tuple[Status, Reason, str, int]]:
+        """Yield (status, reason, message, rows) per shared block; single ones count one each."""
+        for outcome in self.single.values():
+            yield outcome.status, outcome.reason, outcome.message, 1
+        for block in self.shared:
+            yield block.status, block.reason, block.message, len(block.rows)
+
+    def columns(self, index: pd.Index) -> OutcomeColumns:
+        """Return the outcomes of the rows of ``index``, in its order, as columns.
+
+        Raises:
+            ValueError: If a row of ``index`` has no outcome.
+        """
+        count = len(index)
+        fields = _empty_columns(np.asarray(index, dtype=np.int64))
+        found = np.zeros(count, dtype=bool)
+        for block in self.shared:
+            at = index.get_indexer(pd.Index(block.rows))
+            at = at[at >= 0]
+            found[at] = True
+            fields.status[at] = block.status.value
+            fields.reason[at] = block.reason.value
+            fields.message[at] = block.message
+        if self.single:
+            at = index.get_indexer(pd.Index(list(self.single)))
+            for position, outcome in zip(at.tolist(), self.single.values(), strict=True):
+                if position < 0:
+                    continue
+                found[position] = True
+                fields.status[position] = outcome.status.value
+                fields.reason[position] = outcome.reason.value
+                fields.message[position] = outcome.message
+                fields.http_status[position] = outcome.http_status
+                fields.vendor_id[position] = outcome.vendor_id
+                fields.attempts[position] = outcome.attempts
+        if not found.all():
+            missing = fields.source_row[~found].tolist()
+            raise ValueError(f"no outcome for source rows {missing[:10]} ({len(missing)} in all)")
+        return fields
+
+    def _blocks(self) -> dict[int, int]:
+        """Return which shared block holds each row (made once, for row-by-row readers)."""
+        if self._block_of is None:
+            self._block_of = {
+                row: number
+                for number, block in enumerate(self.shared)
+                for row in block.rows.tolist()
+            }
+        return self._block_of
+
+
+class _Values(ValuesView[RowOutcome]):
+    """The outcomes of a ChunkOutcomes, read without a lookup per row."""
+
+    _mapping: ChunkOutcomes
+
+    def __iter__(self) -> Iterator[RowOutcome]:
+        yield from self._mapping.single.values()
+        for block in self._mapping.shared:
+            for row in block.rows.tolist():
+                yield block.one(row)
+
+
+def as_chunk_outcomes(outcomes: Mapping[int, RowOutcome]) -> ChunkOutcomes:
+    """Return ``outcomes`` as ChunkOutcomes (single ones, when given a plain mapping)."""
+    return outcomes if isinstance(outcomes, ChunkOutcomes) else ChunkOutcomes(outcomes)
+
+
+def _empty_columns(rows: Rows) -> OutcomeColumns:
+    count = len(rows)
+    return OutcomeColumns(
+        source_row=rows,
+        status=np.full(count, "", dtype=object),
+        reason=np.full(count, "", dtype=object),
+        message=np.full(count, "", dtype=object),
+        http_status=np.full(count, None, dtype=object),
+        vendor_id=np.full(count, None, dtype=object),
+        attempts=np.zeros(count, dtype=np.int64),
+    )
