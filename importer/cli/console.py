@@ -37,15 +37,15 @@ from importer.redact import Redactor, url_secrets
 
 EXIT_OK, EXIT_ROWS_FAILED, EXIT_ABORTED, EXIT_OVER_THRESHOLD = 0, 1, 2, 3
 EXIT_CODES: Mapping[int, str] = {
-    EXIT_OK: "no row failed (each was created, conflicted, a duplicate or skipped)",
-    EXIT_ROWS_FAILED: "some rows failed (see rows.csv); the others were imported",
-    EXIT_ABORTED: "the run could not start or was aborted (usage, file, mapping, credentials, "
-    "vendor unreachable or refusing the credentials, state busy, Ctrl-C/SIGTERM); for sync, "
-    "some job could not start or was aborted",
-    EXIT_OVER_THRESHOLD: "more rows failed than the failure threshold allows "
-    "(--fail-if-failed-over, a job's fail_if_failed_over)",
+    EXIT_OK: "no row failed",
+    EXIT_ROWS_FAILED: "some rows failed",
+    EXIT_ABORTED: "could not start or was aborted",
+    EXIT_OVER_THRESHOLD: "more rows failed than the failure threshold allows",
 }
-"""What each exit code means; sync exits with its jobs' worst, in this order: 2, 3, 1, 0."""
+"""What each exit code means, in short (``importer --help`` and the README say it in full):
+2 also covers usage errors, unreadable files, mappings, credentials, an unreachable or refusing
+vendor, a busy state folder and Ctrl-C/SIGTERM; sync exits with its jobs' worst, in the order
+2, 3, 1, 0."""
 SEVERITY = (EXIT_OK, EXIT_ROWS_FAILED, EXIT_OVER_THRESHOLD, EXIT_ABORTED)
 """Exit codes from least to most severe: a job that could not run outranks a threshold."""
 

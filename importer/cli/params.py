@@ -10,6 +10,7 @@ from importer.cli.console import fail
 from importer.contracts.contract import Contract, RateLimit, load_contract
 from importer.errors import ConfigError
 from importer.jobs.threshold import FailureThreshold, ThresholdError
+from importer.pipeline.run import default_state_dir
 
 
 class RateType(click.ParamType):  # type: ignore[type-arg]
@@ -59,6 +60,7 @@ state_option = click.option(
     "state_dir",
     type=click.Path(path_type=Path),
     help="Folder of the ledger that remembers every row sent, so nothing is sent twice "
-    "(default: the user's state folder; with --sandbox, a temporary one).",
+    f"(default: {default_state_dir()}; a run with --sandbox and no --state uses a temporary "
+    "one).",
 )
 """The ``--state`` option every command that reads or writes the ledger takes."""

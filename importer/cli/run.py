@@ -76,13 +76,14 @@ def _read_limits(values: Mapping[str, int | None]) -> ReadLimits:
 
 @click.command()
 @click.argument("sheet", type=click.Path(path_type=Path))
-@click.option("--vendor", required=True, help="Vendor id (see `importer vendors`).")
+@click.option("--vendor", required=True, metavar="ID", help="Vendor id (see `importer vendors`).")
 @click.option(
     "--out",
     "out_dir",
     required=True,
     type=click.Path(path_type=Path),
-    help="Folder for summary.json, rows.csv and report.xlsx.",
+    help="Folder for the report (created if needed): summary.json, rows.csv, report.xlsx, "
+    "report.html and the rows to fix.",
 )
 @click.option("--base-url", help="Vendor API base URL (default: the vendor's production URL).")
 @click.option(
@@ -110,7 +111,12 @@ def _read_limits(values: Mapping[str, int | None]) -> ReadLimits:
     type=click.Path(path_type=Path),
     help="YAML/JSON file mapping vendor fields to sheet columns.",
 )
-@click.option("--sheet", "sheet_name", help="Worksheet to read (default: the first).")
+@click.option(
+    "--sheet",
+    "sheet_name",
+    metavar="NAME",
+    help="Worksheet of a workbook to read (default: the first visible one).",
+)
 @click.option(
     "--header-row",
     type=click.IntRange(min=1),

@@ -15,6 +15,7 @@ import click
 
 from importer.cli.console import (
     EXIT_ABORTED,
+    EXIT_CODES,
     Console,
     credential_values,
     log_options,
@@ -161,7 +162,7 @@ def _summary(console: Console, lines: Sequence[JobLine], code: int) -> None:
         _table(console, lines)
     console.emit(
         "sync_finished",
-        f"sync finished: exit {code}",
+        f"sync finished: exit {code} ({EXIT_CODES[code]})",
         level="info" if code == 0 else "warning" if code == 1 else "error",
         exit_code=code,
         jobs=[
