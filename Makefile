@@ -22,8 +22,8 @@ demo: $(STAMP)
 test: lint typecheck pytest
 
 lint: $(STAMP)
-	$(BIN)/ruff check importer tests sample_data bench
-	$(BIN)/ruff format --check importer tests sample_data bench
+	$(BIN)/ruff check importer tests sample_data bench examples
+	$(BIN)/ruff format --check importer tests sample_data bench examples
 
 typecheck: $(STAMP)
 	$(BIN)/mypy importer
