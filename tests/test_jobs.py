@@ -121,6 +121,7 @@ fail_if_failed_over = 3
 
 
 def test_prepare_builds_the_run_config_and_reads_renamed_credentials(tmp_path: Path) -> None:
+    tmp_path = tmp_path / "a {folder}"  # a brace in the folder's name is no placeholder
     path = write(
         tmp_path,
         "jobs.toml",

@@ -334,7 +334,12 @@ def _out(value: object, context: _Context) -> str:
         raise _Bad(
             f"has an unknown placeholder {{{unknown[0]}}}: use {{job}}, {{date}} or {{stamp}}"
         )
-    return str(context.folder / Path(template).expanduser())
+    written = Path(template).expanduser()
+    if written.is_absolute():
+        return str(written)
+    # The folder is joined in as text, so a brace in its name must not read as a placeholder.
+    folder = str(context.folder).replace("{", "{{").replace("}", "}}")
+    return str(Path(folder) / written)
 
 
 def _threshold(value: object, _: _Context) -> FailureThreshold:
