@@ -94,6 +94,7 @@ fail_if_failed_over = "5%"
 [job.orders]
 sheet = "/data/orders.xlsx"
 worksheet = "Orders"
+header_row = 3
 vendor = "offergrid-orders"
 sandbox = true
 concurrency = 2
@@ -117,6 +118,7 @@ fail_if_failed_over = 3
     assert leads.fail_if_failed_over == FailureThreshold(percent=5.0)
     assert orders.fail_if_failed_over == FailureThreshold(rows=3)
     assert orders.sheet == Path("/data/orders.xlsx") and orders.worksheet == "Orders"
+    assert orders.header_row == 3 and leads.header_row is None
     assert orders.sandbox and orders.base_url is None
 
 
@@ -219,6 +221,7 @@ def test_a_value_that_is_a_credential_of_the_environment_is_refused(tmp_path: Pa
     [
         ('sheets = "b.csv"', "line 4: [job.x] unknown key 'sheets' (did you mean 'sheet'?)"),
         ("concurrency = 0", "line 4: [job.x] concurrency must be a whole number from 1 to 256"),
+        ("header_row = 0", "line 4: [job.x] header_row must be a row number, 1 or more"),
         ('rate_limit = "fast"', "line 4: [job.x] rate_limit 'fast' is not a rate like 100/min"),
         ('fail_if_failed_over = "120%"', "line 4: [job.x] fail_if_failed_over must be a row count"),
         ('out = "out/{run_id}"', "line 4: [job.x] out has an unknown placeholder {run_id}"),

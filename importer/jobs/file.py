@@ -67,6 +67,7 @@ class Job:
     account: str | None = None
     mapping: Path | None = None
     worksheet: str | None = None
+    header_row: int | None = None
     constants: Mapping[str, str] = field(default_factory=dict)
     concurrency: int = PushSettings().concurrency
     rate_limit: RateLimit | None = None
@@ -290,6 +291,12 @@ def _concurrency(value: object, _: _Context) -> int:
     return value
 
 
+def _row_number(value: object, _: _Context) -> int:
+    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+        raise _Bad("must be a row number, 1 or more")
+    return value
+
+
 def _rate(value: object, context: _Context) -> RateLimit:
     try:
         return RateLimit.parse(_text(value, context))
@@ -357,6 +364,7 @@ KEYS: Mapping[str, tuple[str, Convert]] = {
     "account": ("account", _text),
     "mapping": ("mapping", _path),
     "worksheet": ("worksheet", _text),
+    "header_row": ("header_row", _row_number),
     "set": ("constants", _constants),
     "concurrency": ("concurrency", _concurrency),
     "rate_limit": ("rate_limit", _rate),

@@ -47,6 +47,7 @@ def prepare(job: Job, *, env: Mapping[str, str], now: datetime, dry_run: bool) -
         constants=dict(job.constants),
         mapping_file=job.mapping,
         sheet_name=job.worksheet,
+        header_row=job.header_row,
         dry_run=dry_run,
         extras_to_open_object=job.extras_to_open_object,
         resend_rejected=job.resend_rejected,
