@@ -11,6 +11,8 @@ import pytest
 from importer.contracts.contract import Contract, load_contract
 from importer.sandbox import EmbeddedSandbox, SandboxOptions
 
+pytest_plugins = ["tests.postgres_server"]  # a private PostgreSQL server: postgres_url
+
 REPO = Path(__file__).resolve().parents[1]
 SAMPLE_DATA = REPO / "sample_data"
 CORPORA = REPO / "tests" / "corpora"
