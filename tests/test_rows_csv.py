@@ -21,7 +21,14 @@ from tests.test_report_safety import LIVE_PAYLOADS
 COLUMNS = ["name", "email", "note"]
 
 fragments = st.sampled_from(
-    [*"ab =+-@|'\"&<>;!,\t\r\n\x00\x07\u00a0\u200b\ufeff\uff1d\ufe62", "dde(", "DDE (", "cmd|x!"]
+    [
+        *"ab1 =+-@|'\"&<>;!,._\t\r\n\x00\x07\x1c\x85\u00a0\u00ad\u180e\u2007\u200b\u2066",
+        *"\ufeff\uff1d\ufe62\U000e0041\u0663\u02b0",
+        "dde(",
+        "DDE (",
+        "cmd|x!",
+        "ada@x.io",
+    ]
 )
 text = st.one_of(st.text(max_size=6), st.lists(fragments, max_size=6).map("".join))
 
