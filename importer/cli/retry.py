@@ -30,10 +30,10 @@ from importer.jobs.retry import plan_retry
     help="Send again rows the vendor refused, even if they did not change.",
 )
 @log_options
-def retry(
+def retry(  # noqa: PLR0917 (click passes every option)
     out_dir: Path,
     new_out: Path | None,
-    state_dir: Path | None,
+    state_dir: Path | str | None,
     resend_rejected: bool,
     log_format: str,
     verbose: bool,
