@@ -13,8 +13,8 @@ import click
 from importer.cli.console import fail
 from importer.cli.params import state_option
 from importer.errors import ImporterError
+from importer.ledger import StateLocation, is_database_url, open_history, state_shown
 from importer.ledger.interface import TOTALS, Run, RunHistory
-from importer.ledger.sqlite import open_history
 from importer.pipeline.run import default_state_dir
 
 DEFAULT_LIMIT = 20
@@ -35,7 +35,7 @@ _NUMERIC = frozenset(TOTALS)
     help="List the N newest runs.",
 )
 @click.option("--json", "as_json", is_flag=True, help="Print the runs as a JSON list.")
-def history(vendor: str | None, state_dir: Path | None, limit: int, as_json: bool) -> None:
+def history(vendor: str | None, state_dir: Path | str | None, limit: int, as_json: bool) -> None:
     """List past runs, newest first: when, which vendor and account, which file, how each ended.
 
     A run's status is finished, aborted, running, or cut short (it was killed; `importer report
@@ -64,13 +64,17 @@ def history(vendor: str | None, state_dir: Path | None, limit: int, as_json: boo
             click.echo(f"(the newest {limit} shown; --limit N lists more)")
 
 
-def _nothing(state: Path, vendor: str | None, *, ledger: bool) -> str:
+def _nothing(state: StateLocation, vendor: str | None, *, ledger: bool) -> str:
     """Say in one line why there is nothing to list."""
     if not ledger:
-        return f"no runs to list: no ledger in {state} (give --state the folder your runs used)"
+        where = "database" if is_database_url(state) else "folder"
+        return (
+            f"no runs to list: no ledger in {state_shown(state)} (give --state the {where} your "
+            "runs used)"
+        )
     if vendor:
-        return f"no runs of {vendor} in the ledger in {state}"
-    return f"no runs in the ledger in {state} yet"
+        return f"no runs of {vendor} in the ledger in {state_shown(state)}"
+    return f"no runs in the ledger in {state_shown(state)} yet"
 
 
 def _read(reader: RunHistory, vendor: str | None, limit: int) -> list[Run]:

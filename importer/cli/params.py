@@ -10,6 +10,7 @@ from importer.cli.console import fail
 from importer.contracts.contract import Contract, RateLimit, load_contract
 from importer.errors import ConfigError
 from importer.jobs.threshold import FailureThreshold, ThresholdError
+from importer.ledger import is_database_url
 from importer.pipeline.run import default_state_dir
 
 
@@ -55,12 +56,28 @@ def contract_for(vendor: str) -> Contract:
         fail(str(error))
 
 
+class StateType(click.ParamType):  # type: ignore[type-arg]
+    """Where the ledger lives: a folder, or a ``postgresql://`` (or ``postgres://``) URL."""
+
+    name = "DIR|URL"
+
+    def convert(
+        self, value: object, param: click.Parameter | None, ctx: click.Context | None
+    ) -> Path | str:
+        """Return a database URL as it is (a Path would fold its ``//``), anything else a Path."""
+        if isinstance(value, Path):
+            return value
+        text = str(value)
+        return text.strip() if is_database_url(text) else Path(text)
+
+
 state_option = click.option(
     "--state",
     "state_dir",
-    type=click.Path(path_type=Path),
+    type=StateType(),
     help="Folder of the ledger that remembers every row sent, so nothing is sent twice "
     f"(default: {default_state_dir()}; a run with --sandbox and no --state uses a temporary "
-    "one).",
+    "one), or a PostgreSQL database, postgresql://USER@HOST/DB, shared by workers on any "
+    "machine (the password: PGPASSWORD, ~/.pgpass or the URL; never shown).",
 )
 """The ``--state`` option every command that reads or writes the ledger takes."""

@@ -23,7 +23,7 @@ from importer.report.rebuild import rebuild_report
     help="Folder for the rebuilt summary.json, rows.csv and report.xlsx.",
 )
 @state_option
-def report(run_id: str, out_dir: Path, state_dir: Path | None) -> None:
+def report(run_id: str, out_dir: Path, state_dir: Path | str | None) -> None:
     """Rebuild the report of run RUN_ID from the ledger, the source of truth.
 
     Works for a run that was killed before it wrote its report: rows it left unsent are

@@ -25,6 +25,7 @@ from importer.cli.params import RateType, ThresholdType, state_option
 from importer.contracts.contract import RateLimit, load_contract
 from importer.errors import ImporterError
 from importer.jobs.threshold import FailureThreshold
+from importer.ledger import state_shown
 from importer.lifecycle import account_of
 from importer.pipeline.run import RunConfig, RunResult, run_import
 from importer.push.workers import PushSettings
@@ -175,7 +176,7 @@ def run(  # noqa: PLR0917 (click passes every option)
     out_dir: Path,
     base_url: str | None,
     use_sandbox: bool,
-    state_dir: Path | None,
+    state_dir: Path | str | None,
     account: str | None,
     constants: Sequence[str],
     mapping_file: Path | None,
@@ -294,12 +295,12 @@ def _facts(config: RunConfig) -> dict[str, Any]:
         "base_url": "the embedded sandbox" if config.use_sandbox else base_url,
         "account": account,
         "out": str(config.out_dir),
-        "state": str(config.state_dir) if config.state_dir else None,
+        "state": state_shown(config.state_dir) if config.state_dir else None,
         "dry_run": config.dry_run,
     }
 
 
-def _render(console: Console, result: RunResult, state_dir: Path | None, code: int) -> None:
+def _render(console: Console, result: RunResult, state_dir: Path | str | None, code: int) -> None:
     """Show how a run ended: totals, unused columns, top failure reasons and the report."""
     if result.aborted:
         console.error(f"run aborted: {result.aborted}")
@@ -325,7 +326,7 @@ def _render(console: Console, result: RunResult, state_dir: Path | None, code: i
     _report_lines(console, result, state_dir)
 
 
-def _report_lines(console: Console, result: RunResult, state_dir: Path | None) -> None:
+def _report_lines(console: Console, result: RunResult, state_dir: Path | str | None) -> None:
     """Show where the report's files are, one line each."""
     if result.files.report_xlsx is not None:
         console.line(f"report: {result.files.report_xlsx}")
@@ -340,7 +341,7 @@ def _report_lines(console: Console, result: RunResult, state_dir: Path | None) -
         )
     console.line(f"summary: {result.files.summary_json}")
     if result.files.unknown_csv is not None:
-        state = f" --state {state_dir}" if state_dir else ""
+        state = f" --state {state_shown(state_dir)}" if state_dir else ""
         console.line(
             f"unknown: {result.files.unknown_csv} (check these rows at the vendor, write there "
             f"or missing in 'found', then run: importer settle {result.files.unknown_csv}{state})"

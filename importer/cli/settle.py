@@ -11,8 +11,8 @@ import click
 from importer.cli.console import fail
 from importer.cli.params import state_option
 from importer.errors import ImporterError
+from importer.ledger import open_run
 from importer.ledger.settle import Finding, Settled, settle_rows
-from importer.ledger.sqlite import open_run
 from importer.lifecycle import SOURCE_ROW
 from importer.pipeline.run import default_state_dir
 from importer.report.columns import PREFIX, UNKNOWN_COLUMNS
@@ -29,7 +29,7 @@ MISSING = frozenset({"missing", "no", "n", "absent", "not found"})
 @click.option("--missing", metavar="ROWS", help="Rows missing at the vendor, e.g. 5,9.")
 def settle(
     unknown_csv: Path | None,
-    state_dir: Path | None,
+    state_dir: Path | str | None,
     run_id: str | None,
     there: str | None,
     missing: str | None,

@@ -16,6 +16,7 @@ from typing import Any
 
 from importer.contracts.contract import RateLimit
 from importer.errors import ConfigError
+from importer.ledger import is_database_url
 from importer.lifecycle import Reason, Status
 from importer.pipeline.run import RunConfig
 from importer.push.workers import PushSettings
@@ -43,7 +44,7 @@ def plan_retry(
     out_dir: Path,
     *,
     new_out: Path | None = None,
-    state_dir: Path | None = None,
+    state_dir: Path | str | None = None,
     resend_rejected: bool = False,
 ) -> Retry:
     """Read a run's report folder and return the config of a run that retries its rows.
@@ -129,7 +130,8 @@ def _config(arguments: dict[str, Any], *, out_dir: Path) -> RunConfig:
     for name, value in arguments.items():
         if name not in known or name in _SPECIAL:
             continue
-        given[name] = Path(value) if name in _PATHS and value is not None else value
+        path = name in _PATHS and value is not None and not is_database_url(value)
+        given[name] = Path(value) if path else value
     given["out_dir"] = out_dir
     given["push"] = PushSettings(
         concurrency=int(arguments.get("concurrency") or PushSettings().concurrency),

@@ -30,9 +30,9 @@ import platformdirs
 from importer.contracts.contract import Contract, RateLimit, load_contract
 from importer.dedupe import Deduper
 from importer.errors import ConfigError, InputError, MappingError
+from importer.ledger import open_ledger, state_shown
 from importer.ledger.books import Bookkeeper
 from importer.ledger.interface import Ledger, Run
-from importer.ledger.sqlite import SqliteLedger
 from importer.lifecycle import Reason, RowOutcome, State, account_of
 from importer.mapping import (
     MappingPlan,
@@ -65,8 +65,9 @@ class RunConfig:
     out_dir: Path
     base_url: str | None = None
     use_sandbox: bool = False
-    state_dir: Path | None = None
-    """Where the ledger lives; None means the user's state directory."""
+    state_dir: Path | str | None = None
+    """Where the ledger lives: a folder, or a ``postgresql://`` URL (``importer.ledger``); None
+    means the user's state directory."""
     constants: Mapping[str, str] = field(default_factory=dict)
     mapping_file: Path | None = None
     sheet_name: str | None = None
@@ -251,6 +252,8 @@ def _arguments(config: RunConfig) -> dict[str, Any]:
     }
     settings["limits"] = asdict(config.limits)
     settings["base_url"] = safe_url(config.base_url) if config.base_url else None
+    if isinstance(config.state_dir, str):  # a database URL is recorded without its password
+        settings["state_dir"] = state_shown(config.state_dir)
     settings["rate_limit"] = (
         f"{config.rate_limit.requests}/{config.rate_limit.per_seconds:g}s"
         if config.rate_limit
@@ -298,11 +301,11 @@ def _open_ledger(
     config: RunConfig, contract: Contract, target: Target, resources: ExitStack
 ) -> Ledger:
     """Open the account's ledger and take the vendor's run lock, before anything is written."""
-    state_dir = config.state_dir or default_state_dir()
+    state_dir: Path | str = config.state_dir or default_state_dir()
     if config.use_sandbox and config.state_dir is None:
         # The embedded sandbox forgets its records when the run ends; so does its ledger.
         state_dir = Path(resources.enter_context(tempfile.TemporaryDirectory(prefix="importer-")))
-    ledger = SqliteLedger(state_dir, vendor=contract.id, account=target.account)
+    ledger = open_ledger(state_dir, vendor=contract.id, account=target.account)
     resources.callback(ledger.close)
     return ledger
 
@@ -344,7 +347,7 @@ def _state_dir_shown(config: RunConfig, target: Target | None) -> str | None:
         return None
     if config.use_sandbox and config.state_dir is None:
         return "(temporary, like the embedded sandbox)"
-    return str(config.state_dir or default_state_dir())
+    return state_shown(config.state_dir or default_state_dir())
 
 
 def default_state_dir() -> Path:

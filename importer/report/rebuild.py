@@ -4,14 +4,16 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from importer.ledger.sqlite import is_locked, open_run
+from importer.ledger import StateLocation, open_run, still_running
 from importer.lifecycle import as_reported
 from importer.report.totals import Totals
 from importer.report.writer import ReportFiles, ReportWriter
 
 
-def rebuild_report(state_dir: Path, run_id: str, out_dir: Path) -> tuple[Totals, ReportFiles]:
-    """Write the report of run ``run_id`` into ``out_dir`` from the ledger in ``state_dir``.
+def rebuild_report(
+    state_dir: StateLocation, run_id: str, out_dir: Path
+) -> tuple[Totals, ReportFiles]:
+    """Write the report of run ``run_id`` into ``out_dir`` from the ledger at ``state_dir``.
 
     Rows a run cut short left ``planned`` or ``sending`` are reported as ``cut_short``; rows
     it never read are not in the ledger, and the summary says how many rows were recorded.
@@ -24,7 +26,7 @@ def rebuild_report(state_dir: Path, run_id: str, out_dir: Path) -> tuple[Totals,
     try:
         ending = run.ending
         if ending == "running":
-            ending = "running" if is_locked(state_dir, run.vendor) else "cut short"
+            ending = "running" if still_running(state_dir, run) else "cut short"
         writer = ReportWriter(out_dir, run.columns, run_id=run_id)
         try:
             for row in ledger.run_rows(run_id):
