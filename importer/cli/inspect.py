@@ -158,6 +158,7 @@ def _as_dict(found: Inspection) -> dict[str, Any]:
             for path, source in plan.describe().items()
         ],
         "missing_required": list(plan.missing_required),
+        "empty_fields": found.empty_fields(load_contract(found.vendor)),
         "columns": [
             {"column": column, "used_by": fate, "values": found.samples.get(column, [])}
             for column, fate in found.used_by().items()
@@ -188,6 +189,9 @@ def _render(found: Inspection) -> None:
         click.echo(f"  {path:<{width}}  <- {source}" + (f"   ({why})" if why else ""))
     if plan.missing_required:
         click.echo(f"  required, with no column: {', '.join(plan.missing_required)}")
+    empty = found.empty_fields(load_contract(found.vendor))
+    if empty:
+        click.echo(f"  no column fills: {'; '.join(empty)}")
     _render_columns(found)
     for note in [*plan.notes, *plan.held_back.values()]:
         click.echo(f"\nnote: {note}")

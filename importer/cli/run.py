@@ -336,8 +336,10 @@ def _report_lines(console: Console, result: RunResult, state_dir: Path | str | N
         console.line(f"note: {note}")
     console.line(f"rows:   {result.files.rows_csv}")
     if result.files.to_fix_csv is not None:
+        both = f"{result.files.to_fix_xlsx} or " if result.files.to_fix_xlsx else ""
         console.line(
-            f"to fix: {result.files.to_fix_csv} (fix these rows and import the file again)"
+            f"to fix: {both}{result.files.to_fix_csv} (the failed rows: fix them in either, "
+            "save, and import that file again)"
         )
     console.line(f"summary: {result.files.summary_json}")
     if result.files.unknown_csv is not None:

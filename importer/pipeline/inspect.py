@@ -81,6 +81,15 @@ class Inspection:
             fate.update(dict.fromkeys(cols, f"held back from {path}"))
         return fate
 
+    def empty_fields(self, contract: Contract) -> list[str]:
+        """Return the vendor's fields that nothing fills, each with the values it takes."""
+        filled = {*self.plan.columns, *self.plan.constants, *self.plan.missing_required}
+        return [
+            spec.path + (f" (one of {'|'.join(spec.enum)})" if spec.enum else "")
+            for spec in contract.fields
+            if spec.path not in filled
+        ]
+
     def mapping_file(self, contract: Contract) -> str:
         """Return the plan as a mapping file for the user to edit and pass to ``--mapping``."""
         rules: dict[str, FieldRule] = {}
@@ -103,6 +112,9 @@ class Inspection:
                 why[spec.path] = "REQUIRED: no column found; name the column that holds it"
         unused = [column for column, fate in self.used_by().items() if fate == "unused"]
         comments = [f"Columns not used: {', '.join(unused)}."] if unused else []
+        empty = self.empty_fields(contract)
+        if empty:
+            comments.append(f"Fields no column fills: {'; '.join(empty)}.")
         return mapping_file_text(
             contract.id, rules, why=why, ignore=self.plan.ignored, comments=comments
         )
