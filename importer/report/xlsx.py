@@ -219,6 +219,14 @@ class _StatusRows:
         return _Part(title, tempfile.TemporaryFile(dir=self._spools), numeric=self._numeric)
 
 
+def _rows_of(columns: readback.Batch, statuses: list[str]) -> readback.Batch:
+    """Return the rows of a batch whose status is one of ``statuses`` (all when that is all)."""
+    if len(statuses) == len(STATUS_ORDER):
+        return columns
+    wanted = pc.is_in(columns[_STATUS_COLUMN], value_set=pa.array(statuses, columns[0].type))
+    return [column.filter(wanted) for column in columns]
+
+
 def _sheets(batches: Iterator[readback.Batch], header: list[str], spools: Path) -> list[_Part]:
     """Sort every batch's rows onto their status's sheets; return the sheets in book order."""
     statuses = [
@@ -226,10 +234,10 @@ def _sheets(batches: Iterator[readback.Batch], header: list[str], spools: Path) 
         for status in STATUS_ORDER
     ]
     try:
-        for columns in batches:
-            for rows in statuses:
-                if rows.full:
-                    continue
+        for batch in batches:
+            open_rows = [rows for rows in statuses if not rows.full]
+            columns = _rows_of(batch, [rows.title for rows in open_rows])
+            for rows in open_rows:
                 chosen = pc.equal(columns[_STATUS_COLUMN], rows.title)
                 if pc.any(chosen).as_py():
                     rows.add([column.filter(chosen) for column in columns])
