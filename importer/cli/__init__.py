@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import click
 
-from importer.cli import inspect, report, retry, run, sandbox, settle, sync, vendors
+from importer.cli import inspect, plan, report, retry, run, sandbox, settle, sync, vendors, work
 from importer.cli.history import history
 
 
@@ -39,5 +39,7 @@ main.add_command(retry.retry)
 main.add_command(report.report)
 main.add_command(history)
 main.add_command(sync.sync)
+main.add_command(plan.plan)
+main.add_command(work.work)
 
 __all__ = ["main"]

@@ -98,6 +98,11 @@ class Bookkeeper:
         self._ledger.plan(self._run_id, list(self._run_rows(frame, outcomes)))
         return to_send, outcomes
 
+    def identity(self, source_row: int) -> tuple[str, str]:
+        """Return the ledger identity (row key, content hash) of a row ``record`` returned."""
+        found = self._identities[source_row]
+        return found.row_key, found.content_hash
+
     async def before_attempt(self, record: Record, attempt: int) -> None:
         """Claim the row (its intent, committed) before its first request leaves.
 

@@ -273,7 +273,7 @@ class PostgresLedger:
                 " WHERE vendor=%s AND account=%s AND row_key = ANY(%s)",
                 (self.vendor, self.account, list(row_keys)),
             ).fetchall()
-        return {row[0]: _known(row) for row in rows}
+        return {row[0]: known_from_row(row) for row in rows}
 
     def plan(self, run_id: str, rows: Sequence[RunRow]) -> None:
         """Record rows of a run as it reads them, each with its state so far."""
@@ -587,7 +587,7 @@ def lock_held(db: psycopg.Connection[Any], vendor: str, account: str) -> bool:
 # --- opening a run, history ------------------------------------------------------------------
 
 
-def open_run(url: str, run_id: str, *, lock: bool) -> tuple[PostgresLedger, Run]:
+def open_run(url: str, run_id: str, *, lock: bool | str) -> tuple[PostgresLedger, Run]:
     """Open the ledger of the account that ran ``run_id``, and that run's history.
 
     Raises:
@@ -850,7 +850,8 @@ def _run_row(row: Sequence[Any]) -> RunRow:
     return RunRow(outcome, key, tuple(json.loads(cells)))
 
 
-def _known(row: Sequence[Any]) -> Known:
+def known_from_row(row: Sequence[Any]) -> Known:
+    """Return a ``Known`` from a row of the ledger's identities (``_KNOWN_COLUMNS``)."""
     key, digest, state, reason, run_id, source_row, http_status, vendor_id, message = row
     return Known(
         key,

@@ -33,6 +33,8 @@ from importer.errors import ConfigError, InputError, MappingError
 from importer.ledger import open_ledger, state_shown
 from importer.ledger.books import Bookkeeper
 from importer.ledger.interface import Ledger, Run
+from importer.ledger.postgres import PostgresLedger, is_database_url
+from importer.ledger.work import WorkItem, enqueue
 from importer.lifecycle import Reason, RowOutcome, State, account_of
 from importer.mapping import (
     MappingPlan,
@@ -43,7 +45,7 @@ from importer.mapping import (
     sheet_cells,
 )
 from importer.outcomes import ChunkOutcomes, SharedOutcome
-from importer.payload import build_records
+from importer.payload import Record, build_records
 from importer.pipeline.progress import NullObserver, Observer
 from importer.push.auth import Credentials, credentials_from_env
 from importer.push.throttle import Throttle
@@ -475,15 +477,36 @@ def _stop_on_signals(pusher: Pusher, observer: Observer) -> Iterator[None]:
 
 async def _process(chunk: Chunk, stages: _Stages) -> Mapping[int, RowOutcome]:
     """Take one chunk through map, validate, dedupe and push; return every row's outcome."""
+    outcomes, kept = _check(chunk, stages.plan, stages.contract, stages.schema, stages.deduper)
+    if stages.pusher is None or stages.bookkeeper is None:  # no request bodies in a dry run
+        rows = np.asarray(kept.index, dtype=np.int64)
+        dry = SharedOutcome(rows, State.SKIPPED, Reason.DRY_RUN, "dry run: valid, not sent")
+        done = ChunkOutcomes(outcomes, [dry])
+        stages.observer.rows_done(done.values())
+        return done
+    to_send, outcomes = _book(chunk, kept, outcomes, stages.bookkeeper, stages)
+    stages.observer.rows_done(outcomes.values())
+    outcomes.update(await stages.pusher.push(to_send))
+    return outcomes
+
+
+def _check(
+    chunk: Chunk,
+    plan: MappingPlan,
+    contract: Contract,
+    schema: pa.DataFrameSchema,
+    deduper: Deduper,
+) -> tuple[dict[int, RowOutcome], pd.DataFrame]:
+    """Map, validate and dedupe a chunk; return the rows settled so far and the rows kept."""
     outcomes: dict[int, RowOutcome] = {}
     frame = chunk.frame.drop(index=list(chunk.malformed))
     for row, message in chunk.malformed.items():
         outcomes[row] = RowOutcome(row, State.FAILED, Reason.MALFORMED_ROW, message)
-    mapped = apply_mapping(frame, stages.plan, stages.contract)
-    validated = validate_chunk(mapped, stages.schema)
+    mapped = apply_mapping(frame, plan, contract)
+    validated = validate_chunk(mapped, schema)
     for row, message in validated.failures.items():
         outcomes[row] = RowOutcome(row, State.FAILED, Reason.VALIDATION, message)
-    deduped = stages.deduper.split(validated.valid)
+    deduped = deduper.split(validated.valid)
     for row, kept in deduped.duplicates.items():
         outcomes[row] = RowOutcome(
             row,
@@ -491,20 +514,132 @@ async def _process(chunk: Chunk, stages: _Stages) -> Mapping[int, RowOutcome]:
             Reason.DUPLICATE_IN_FILE,
             f"same key as row {kept}, which was kept",
         )
-    if stages.pusher is None or stages.bookkeeper is None:  # no request bodies in a dry run
-        rows = np.asarray(deduped.kept.index, dtype=np.int64)
-        dry = SharedOutcome(rows, State.SKIPPED, Reason.DRY_RUN, "dry run: valid, not sent")
-        done = ChunkOutcomes(outcomes, [dry])
-        stages.observer.rows_done(done.values())
-        return done
-    records = build_records(deduped.kept, stages.contract)
-    keys = stages.deduper.keys(deduped.kept)
-    to_send, outcomes = stages.bookkeeper.record(
+    return outcomes, deduped.kept
+
+
+def _book(
+    chunk: Chunk,
+    kept: pd.DataFrame,
+    outcomes: dict[int, RowOutcome],
+    bookkeeper: Bookkeeper,
+    stages: _Stages | _Planning,
+) -> tuple[list[Record], dict[int, RowOutcome]]:
+    """Record the chunk in the ledger; return the records to send and every other outcome."""
+    records = build_records(kept, stages.contract)
+    keys = stages.deduper.keys(kept)
+    return bookkeeper.record(
         chunk.frame, outcomes, records, dict(zip(keys.index.tolist(), keys.tolist(), strict=True))
     )
-    stages.observer.rows_done(outcomes.values())
-    outcomes.update(await stages.pusher.push(to_send))
-    return outcomes
+
+
+# --- many workers: plan once, then `importer work` ------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class PlanResult:
+    """What planning an import for workers did (nothing was sent)."""
+
+    run_id: str
+    queued: int
+    """Rows queued in the ledger for the workers to send."""
+    decided: Totals
+    """Rows settled while planning (invalid, duplicate, already synced...), with reasons."""
+
+
+@dataclass(slots=True)
+class _Planning:
+    """The per-run state of the stages while a run is planned for workers."""
+
+    contract: Contract
+    plan: MappingPlan
+    schema: pa.DataFrameSchema
+    deduper: Deduper
+    bookkeeper: Bookkeeper
+    ledger: PostgresLedger
+    decided: Totals = field(default_factory=Totals)
+    queued: int = 0
+    checked: bool = False
+    """Whether the plan was checked against the first rows (``hold_back_misfits``)."""
+
+
+def plan_for_workers(
+    config: RunConfig, *, env: Mapping[str, str], observer: Observer | None = None
+) -> PlanResult:
+    """Read, map, validate and dedupe a sheet into a PostgreSQL ledger, for workers to send.
+
+    Nothing is sent: every row is recorded with its state so far, and the rows to send wait in
+    the ledger's work queue (``importer.ledger.work``) for ``importer work RUN_ID`` on any
+    machine. The run's report is built from the ledger when its last row is settled.
+
+    Raises:
+        ConfigError: when ``config.state_dir`` is not a PostgreSQL URL, the config asks for
+            the embedded sandbox or a dry run, or the run cannot start (as ``run_import``).
+    """
+    if not isinstance(config.state_dir, str) or not is_database_url(config.state_dir):
+        raise ConfigError(
+            "workers share an import through a PostgreSQL ledger: give --state "
+            "postgresql://USER@HOST/DB"
+        )
+    if config.use_sandbox or config.dry_run:
+        raise ConfigError(
+            "a planned import is sent by workers: --sandbox and --dry-run do not apply"
+        )
+    observer = observer or NullObserver()
+    contract, sheet, plan = plan_import(config)
+    schema = build_schema(contract)
+    _check_constants(plan, contract, schema)
+    run_id = _run_id()
+    with ExitStack() as resources:
+        target = _connect(config, contract, env, resources, observer)
+        assert target is not None  # neither a dry run nor the sandbox
+        ledger = PostgresLedger(
+            config.state_dir, vendor=contract.id, account=target.account, lock="shared"
+        )
+        resources.callback(ledger.close)
+        ledger.begin_run(_history(config, contract, sheet, run_id, ledger.account))
+        planning = _Planning(
+            contract=contract,
+            plan=plan,
+            schema=schema,
+            deduper=Deduper(
+                contract.dedupe_key,
+                unordered=[spec.path for spec in contract.fields if spec.as_set],
+            ),
+            bookkeeper=Bookkeeper(ledger, run_id=run_id, resend_rejected=config.resend_rejected),
+            ledger=ledger,
+        )
+        observer.started(sheet.estimated_rows())
+        for read in sheet.chunks(config.chunk_rows):
+            observer.rows_read(len(read.frame))
+            _plan_chunk(
+                config,
+                replace(read, frame=sheet_cells(read.frame, planning.plan)),
+                planning,
+                run_id,
+            )
+    return PlanResult(run_id, planning.queued, planning.decided)
+
+
+def _plan_chunk(config: RunConfig, chunk: Chunk, planning: _Planning, run_id: str) -> None:
+    """Record one chunk's rows, queueing those to send."""
+    if not planning.checked:
+        planning.plan = hold_back_misfits(planning.plan, chunk.frame, planning.contract)
+        planning.checked = True
+    if config.only_rows is not None:
+        chunk = _only(chunk, config.only_rows)
+        if not len(chunk.frame):
+            return
+    outcomes, kept = _check(
+        chunk, planning.plan, planning.contract, planning.schema, planning.deduper
+    )
+    to_send, outcomes = _book(chunk, kept, outcomes, planning.bookkeeper, planning)
+    items = []
+    for record in to_send:
+        key, digest = planning.bookkeeper.identity(record.source_row)
+        items.append(WorkItem(record.source_row, key, digest, record.body, record.resend_safe))
+    enqueue(planning.ledger, run_id, items)
+    planning.queued += len(items)
+    planning.decided.add(outcomes.values())
 
 
 def _meta(
