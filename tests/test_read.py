@@ -486,7 +486,7 @@ def test_workbook_cells_read_as_typed_text(workbook: Path) -> None:
                     "2024-01-31",
                     "TRUE",
                     "12.5",
-                    "2024-01-31 08:30:00",
+                    "2024-01-31T08:30:00",
                     "08:30:00",
                     "Annie",
                 ],
@@ -550,7 +550,7 @@ def test_workbook_types_from_corpus() -> None:
         "integer": "40",
         "boolean": "TRUE",
         "float": "1",
-        "datetime": "1971-01-01 04:14:00",
+        "datetime": "1971-01-01T04:14:00",
         "empty_column": "",
     }
     assert data[3]["float"] == "1.27"

@@ -3,6 +3,9 @@ line, and workbook cells read as the text the user sees, on real files written h
 
 from __future__ import annotations
 
+import datetime as dt
+import re
+import zipfile
 from pathlib import Path
 
 import openpyxl
@@ -10,6 +13,7 @@ import pytest
 
 from importer.errors import InputError
 from importer.read import Sheet, open_sheet
+from importer.read.formats import RowFormats, format_text
 
 HEADER = "First Name,Last Name,Email,Phone"
 DATA = "Ada,Lovelace,ada@example.com,4155550101\nAlan,Turing,alan@example.com,4155550102\n"
@@ -246,3 +250,194 @@ def test_sep_line_alone_has_no_header(tmp_path: Path) -> None:
 def test_text_that_only_starts_like_sep_is_data(tmp_path: Path) -> None:
     sheet = open_sheet(write_csv(tmp_path, "sep=;x,b\n1,2\n"))
     assert (sheet.delimiter, sheet.columns, sheet.header_row) == (",", ("sep=;x", "b"), 1)
+
+
+# --- workbook cells as the user sees them ---------------------------------------------------
+
+
+def formatted_book(tmp_path: Path, *, start_row: int = 1, start_col: int = 1) -> Path:
+    """Write a workbook of typed cells with the number formats people give them."""
+    book = openpyxl.Workbook()
+    sheet = book.active
+    assert sheet is not None
+    header = ["Zip", "Zip+4", "Phone", "Phone 2", "Share", "Day", "At", "Code", "Plain", "SSN"]
+    formats = [
+        "00000",
+        "00000-0000",
+        "(000) 000-0000",
+        "[<=9999999]###-####;(###) ###-####",
+        "0.0%",
+        "yyyy-mm-dd",
+        "yyyy-mm-dd h:mm:ss",
+        "@",
+        "#,##0.00",
+        "000-00-0000",
+    ]
+    values: list[list[object]] = [
+        [2134, 21341234, 4155550123, 5550123, 0.125, dt.date(2025, 7, 1),
+         dt.datetime(2025, 7, 1, 9, 30), 501, 1234.5, 12345678],
+        [501, 501, 6175550199, 4155550123, 0.07, dt.date(2024, 2, 29),
+         dt.datetime(2024, 2, 29, 23, 59, 59), "00501", 2, 123456789],
+        ["02134", 2134.5, None, 0, 1, None, None, None, None, None],
+    ]  # fmt: skip
+    for offset, name in enumerate(header):
+        sheet.cell(start_row, start_col + offset, name)
+    for number, row in enumerate(values, start=start_row + 1):
+        for offset, (value, code) in enumerate(zip(row, formats, strict=True)):
+            cell = sheet.cell(number, start_col + offset, value)
+            cell.number_format = code
+    path = tmp_path / "formatted.xlsx"
+    book.save(path)
+    return path
+
+
+FORMATTED = {
+    "Zip": ["02134", "00501", "02134"],
+    "Zip+4": ["02134-1234", "00000-0501", "2134.5"],
+    "Phone": ["(415) 555-0123", "(617) 555-0199", ""],
+    "Phone 2": ["555-0123", "(415) 555-0123", "-"],
+    "Share": ["12.5%", "7%", "100%"],
+    "Day": ["2025-07-01", "2024-02-29", ""],
+    "At": ["2025-07-01T09:30:00", "2024-02-29T23:59:59", ""],
+    "Code": ["501", "00501", ""],
+    "Plain": ["1234.5", "2", ""],
+    "SSN": ["012-34-5678", "123-45-6789", ""],
+}
+"""What each column of ``formatted_book`` reads as, row by row: what Excel shows for the
+zero-padded and literal-digit formats; percentages, dates and plain numbers as typed."""
+
+
+def columns_of(sheet: Sheet) -> dict[str, list[str]]:
+    """Return a sheet's data cells column by column."""
+    data = rows(sheet)
+    return {column: [data[number][column] for number in sorted(data)] for column in sheet.columns}
+
+
+def test_xlsx_numbers_read_through_their_formats(tmp_path: Path) -> None:
+    sheet = open_sheet(formatted_book(tmp_path))
+    assert sorted(rows(sheet)) == [2, 3, 4]
+    assert columns_of(sheet) == FORMATTED
+
+
+def test_xlsx_formats_follow_cells_away_from_a1(tmp_path: Path) -> None:
+    # The table starts at C5: calamine's rows start at column C, the XML counts from A.
+    sheet = open_sheet(formatted_book(tmp_path, start_row=5, start_col=3))
+    assert sorted(rows(sheet)) == [6, 7, 8]
+    assert columns_of(sheet) == FORMATTED
+
+
+def test_xlsx_formats_are_per_cell_not_per_column(tmp_path: Path) -> None:
+    path = write_xlsx(tmp_path, [["Zip", "Other"], [2134, 2134], [2134, 2134], [2134, 7]])
+    book = openpyxl.load_workbook(path)
+    sheet = book.active
+    assert sheet is not None
+    sheet["A3"].number_format = "00000"
+    sheet["B4"].number_format = "00000"
+    book.save(path)
+    assert rows(open_sheet(path)) == {
+        2: {"Zip": "2134", "Other": "2134"},
+        3: {"Zip": "02134", "Other": "2134"},
+        4: {"Zip": "2134", "Other": "00007"},
+    }
+
+
+def test_xlsx_formats_of_the_sheet_chosen(tmp_path: Path) -> None:
+    book = openpyxl.Workbook()
+    first = book.active
+    assert first is not None
+    first.append(["Name", "Zip"])
+    first.append(["Ada", 501])
+    second = book.create_sheet("Leads")
+    second.append(["Zip", "Name"])
+    second.append([501, "Alan"])
+    second["A2"].number_format = "00000"
+    path = tmp_path / "two.xlsx"
+    book.save(path)
+    assert rows(open_sheet(path)) == {2: {"Name": "Ada", "Zip": "501"}}
+    assert rows(open_sheet(path, sheet="Leads")) == {2: {"Zip": "00501", "Name": "Alan"}}
+
+
+def test_xlsx_formats_below_title_rows(tmp_path: Path) -> None:
+    path = write_xlsx(
+        tmp_path, [["Leads export"], [], ["Name", "Zip", "Joined"], ["Ada", 2134, None]]
+    )
+    book = openpyxl.load_workbook(path)
+    sheet = book.active
+    assert sheet is not None
+    sheet["B4"].number_format = "00000"
+    sheet["C4"] = dt.datetime(2025, 7, 1, 9, 30)
+    book.save(path)
+    read = open_sheet(path)
+    assert read.header_row == 3
+    assert rows(read) == {4: {"Name": "Ada", "Zip": "02134", "Joined": "2025-07-01T09:30:00"}}
+
+
+def test_xlsx_formats_without_cell_references(tmp_path: Path) -> None:
+    # Some writers leave out r="A1": cells are placed one after the other, as calamine does.
+    source = write_xlsx(tmp_path, [["Name", "Zip"], ["Ada", 2134], ["Alan", 501]], "refs.xlsx")
+    book = openpyxl.load_workbook(source)
+    sheet = book.active
+    assert sheet is not None
+    for cell in ("B2", "B3"):
+        sheet[cell].number_format = "00000"
+    book.save(source)
+    path = tmp_path / "norefs.xlsx"
+    with zipfile.ZipFile(source) as original, zipfile.ZipFile(path, "w") as copy:
+        for item in original.infolist():
+            data = original.read(item)
+            if item.filename == "xl/worksheets/sheet1.xml":
+                data = re.sub(rb'(<c) r="[A-Z]+[0-9]+"', rb"\1", data)
+                assert b'<c r="' not in data
+            copy.writestr(item, data)
+    assert rows(open_sheet(path)) == {
+        2: {"Name": "Ada", "Zip": "02134"},
+        3: {"Name": "Alan", "Zip": "00501"},
+    }
+
+
+def test_row_formats_are_read_a_row_ahead_in_row_order() -> None:
+    def zero(value: float) -> str:
+        return "zero"
+
+    formats = RowFormats(iter([(3, {0: zero}), (9, {1: zero}), (5, {2: zero}), (12, {0: zero})]))
+    assert formats.row(2) is None
+    assert formats.row(3) == {0: zero}
+    assert formats.row(4) is None
+    assert formats.row(9) == {1: zero}
+    # Row 5, listed after row 9, is passed over: Excel writes rows in ascending order.
+    assert formats.row(10) is None
+    assert formats.row(12) == {0: zero}
+    assert formats.row(13) is None
+
+
+@pytest.mark.parametrize(
+    ("code", "value", "shown"),
+    [
+        ("00000", 2134, "02134"),
+        ("00000", 123456, "123456"),
+        ("00000", 2134.5, "2134.5"),
+        ("00000", -5, "-5"),
+        ("000000", 1234, "001234"),
+        ("00000-0000", 21341234, "02134-1234"),
+        ("000-000-0000", 4155550123, "415-555-0123"),
+        ('"ZIP "00000', 501, "ZIP 00501"),
+        ("[Red]00000;[Blue]-00000", 12, "00012"),
+        ("[$-409]000-0000", 5550123, "555-0123"),
+        ("00\\-000", 12345, "12-345"),
+        ('0000000000;;"none"', 0, "0"),
+        ("0%", 0.07, "7%"),
+        ("0.00%", 1 / 3, "33.3333333333333%"),
+        ("[Red]0.0%", -0.5, "-50%"),
+    ],
+)
+def test_format_text(code: str, value: float, shown: str) -> None:
+    show = format_text(code)
+    assert show is not None
+    assert show(float(value)) == shown
+
+
+@pytest.mark.parametrize(
+    "code", ["General", "0", "0.00", "#,##0", "$#,##0.00", "@", "yyyy-mm-dd", "0.00E+00", "#"]
+)
+def test_formats_that_show_the_plain_number_are_not_applied(code: str) -> None:
+    assert format_text(code) is None

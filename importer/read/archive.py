@@ -14,6 +14,9 @@ So, before calamine sees a file, this module:
 
 Only ``.xlsx``/``.xlsm`` and ``.ods`` sheets are scanned; ``.xls`` (at most 65,536 x 256 cells)
 and ``.xlsb`` (binary records) get the checks of their kind and size only.
+
+Once a workbook is checked, ``styles_xml`` and ``sheet_xml`` hand its styles and a sheet's XML
+to ``formats``, which reads what calamine leaves out: the cells' number formats.
 """
 
 from __future__ import annotations
@@ -32,7 +35,14 @@ from typing import IO
 from importer.errors import InputError
 from importer.read.limits import FLAGS, MIB, ReadLimits, over, size
 
-__all__ = ["check_sheet_extent", "check_workbook"]
+__all__ = [
+    "canonical_cells",
+    "check_sheet_extent",
+    "check_workbook",
+    "column_number",
+    "sheet_xml",
+    "styles_xml",
+]
 
 _OLE = b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1"
 _ZIP = (b"PK\x03\x04", b"PK\x05\x06")
@@ -355,13 +365,13 @@ def _xlsx_extent(path: Path, stream: IO[bytes], limits: ReadLimits) -> _Extent:
     extent, letters = _Extent(0, 0), set[bytes]()
     for block in _blocks(path, stream):
         # A reference that is not letters then digits makes calamine fail: no need to read it.
-        if _PREFIXED.search(block) or sum(map(block.count, _C_TAGS)) != block.count(_CANONICAL):
+        if not canonical_cells(block):
             return _walked_extent(path, stream, limits)
         found = _VALUED.findall(block)
         if found:
             letters.update(map(_LETTERS, found))
             rows = max(map(int, map(_DIGITS, found)))
-            extent = extent.union(_Extent(rows, max(map(_column_number, letters))))
+            extent = extent.union(_Extent(rows, max(map(column_number, letters))))
             if extent.exceeds(limits):
                 break
     return extent
@@ -410,7 +420,7 @@ class _Walk:
         """Place a cell by its reference (letters, digits), else after the one before it."""
         row = self.current_row
         if reference and reference[0]:
-            self.current_column = _column_number(reference[0])
+            self.current_column = column_number(reference[0])
             row = int(reference[1]) if reference[1] else row
             self.current_row = max(self.current_row, row)
         else:
@@ -441,12 +451,50 @@ def _blocks(path: Path, stream: IO[bytes]) -> Iterator[bytes]:
         yield tail.translate(_SPACES)
 
 
-def _column_number(letters: bytes) -> int:
+def canonical_cells(block: bytes) -> bool:
+    """Return whether every cell of a block of sheet XML starts ``<c r="``, unprefixed.
+
+    Excel and most writers write every cell so; then a cell's reference says where it is.
+    """
+    return not _PREFIXED.search(block) and sum(map(block.count, _C_TAGS)) == block.count(_CANONICAL)
+
+
+def column_number(letters: bytes) -> int:
     """Return the 1-based number of a column's letters (A -> 1, AA -> 27)."""
     number = 0
     for letter in letters.upper():
         number = number * 26 + letter - ord("A") + 1
     return number
+
+
+# --- parts read once the workbook is checked --------------------------------------------------
+
+
+def styles_xml(path: Path) -> bytes | None:
+    """Return an .xlsx workbook's styles part, found through its links; None if it has none."""
+    with _zip(path) as archive:
+        names = {name.replace("\\", "/").lstrip("/"): name for name in archive.namelist()}
+        workbook = _target(archive, names, "_rels/.rels", type_suffix="/officeDocument")
+        folder, base = posixpath.split(workbook or "xl/workbook.xml")
+        rels = posixpath.join(folder, "_rels", base + ".rels")
+        part = _target(archive, names, rels, type_suffix="/styles") or "xl/styles.xml"
+        return _small_part(archive, names.get(part, part))
+
+
+@contextmanager
+def sheet_xml(path: Path, sheet: str) -> Iterator[Iterator[bytes] | None]:
+    """Open an .xlsx sheet's XML as a stream of blocks that end on a tag boundary.
+
+    Yields:
+        The blocks, whitespace made spaces; None if the sheet's part cannot be told apart.
+    """
+    with _zip(path) as archive:
+        parts = _sheet_parts(archive, sheet)
+        if len(parts) != 1:
+            yield None
+            return
+        with _entry(path, archive, parts[0]) as stream:
+            yield _blocks(path, stream)
 
 
 # --- the used range of an .ods workbook --------------------------------------------------------

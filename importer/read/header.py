@@ -41,7 +41,7 @@ HEADER_ROW_FLAG = "--header-row"
 
 _VALUE = re.compile(
     r"""[-+(]?[$€£¥]?\s*\d[\d,.\s]*%?\)?          # a number, an amount, a percentage
-    |\d{1,4}[-/.]\d{1,2}[-/.]\d{1,4}\b.*         # a date, maybe with a time
+    |\d{1,4}[-/.]\d{1,2}[-/.]\d{1,4}([T\s].*)?   # a date, maybe with a time
     |\d{1,2}:\d{2}(:\d{2})?\s*([ap]\.?m\.?)?    # a time
     |[^\s@]+@[^\s@]+\.[^\s@]+                   # an email address
     |(https?://|www\.)\S+                       # a web address

@@ -16,6 +16,7 @@ from __future__ import annotations
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import pandas as pd
 
@@ -73,6 +74,9 @@ class Sheet:
         notes: What a person should know about how the sheet was read (title rows skipped
             above the header, a ``sep=`` line), one sentence each, for the run to show.
         sep_line: Whether a CSV file's first line is Excel's ``sep=;``, which is no row.
+        preloaded: The workbook sheet calamine loaded to find the header, for the first read
+            of the rows to take (then it is dropped): calamine loads a sheet whole, which
+            takes as long as reading it, so an import loads it once.
     """
 
     path: Path
@@ -85,6 +89,7 @@ class Sheet:
     header_row: int = 1
     notes: tuple[str, ...] = ()
     sep_line: bool = False
+    preloaded: list[Any] = field(default_factory=list, repr=False, compare=False)
 
     def estimated_rows(self) -> int | None:
         """Return about how many data rows a CSV file holds (its line count), for progress.
@@ -133,7 +138,8 @@ class Sheet:
                 self.path, self.encoding, self.delimiter, self.limits, sep_line=self.sep_line
             )
         assert self.sheet_name is not None
-        return workbook_records(self.path, self.sheet_name, self.limits)
+        loaded = self.preloaded.pop() if self.preloaded else None
+        return workbook_records(self.path, self.sheet_name, self.limits, loaded)
 
 
 def open_sheet(
@@ -212,7 +218,7 @@ def _open_workbook(
     path: Path, sheet: str | None, limits: ReadLimits, header_row: int | None
 ) -> Sheet:
     """Choose a workbook's sheet and find its header."""
-    name, header = workbook_header(path, sheet, limits, header_row=header_row)
+    name, header, loaded = workbook_header(path, sheet, limits, header_row=header_row)
     return Sheet(
         path,
         "xlsx",
@@ -223,6 +229,7 @@ def _open_workbook(
         limits,
         header_row=header.row,
         notes=header.notes,
+        preloaded=[loaded],
     )
 
 
