@@ -31,8 +31,10 @@ typecheck: $(STAMP)
 pytest: $(STAMP)
 	$(BIN)/python -m pytest -q
 
+# Every scenario module listed in bench/run.py, medians beside their baselines, into
+# bench/results.md; not part of `make test` (about 10 minutes).
 bench: $(STAMP)
-	$(BIN)/python bench/rate_limit.py --seconds 60
+	$(BIN)/python bench/run.py
 
 # 100 kill -9 trials over the vendors' sandboxes; not part of `make test` (a few minutes).
 chaos: $(STAMP)

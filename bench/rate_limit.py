@@ -18,6 +18,8 @@ import sys
 import tempfile
 from pathlib import Path
 
+from table import Row, Settings
+
 
 def main() -> None:
     """Run both scenarios and print one line each."""
@@ -27,24 +29,13 @@ def main() -> None:
     parser.add_argument("--concurrency", type=int, default=16)
     args = parser.parse_args()
     rows = int(args.limit_per_second * args.seconds)
+    print(
+        f"server limit {args.limit_per_second:.1f}/s, {rows} rows, concurrency {args.concurrency}"
+    )
     with tempfile.TemporaryDirectory() as folder:
-        work = Path(folder)
-        sheet = work / "people.csv"
-        with sheet.open("w", newline="") as handle:
-            writer = csv.writer(handle)
-            writer.writerow(["Name", "Email"])
-            writer.writerows([f"P{i}", f"p{i}@example.com"] for i in range(rows))
-        limit = f"{round(args.limit_per_second)}/s"
-        print(
-            f"server limit {args.limit_per_second:.1f}/s, {rows} rows, "
-            f"concurrency {args.concurrency}"
-        )
-        for label, client_limit in (
-            ("AIMD only", None),
-            ("client limit 95%", args.limit_per_second * 0.95),
+        for label, summary in scenarios(
+            Path(folder), args.limit_per_second, rows, args.concurrency
         ):
-            extra = ["--rate-limit", f"{max(1, int(client_limit))}/s"] if client_limit else []
-            summary = run(work / label.replace(" ", "-"), sheet, limit, args.concurrency, extra)
             seconds = summary["durations_seconds"]["stream"]
             rate = summary["totals"]["created"] / seconds
             print(
@@ -52,6 +43,55 @@ def main() -> None:
                 f"limit over {seconds:.1f} s; 429s drawn: {summary['throttled_429']}; "
                 f"created {summary['totals']['created']}/{rows}"
             )
+
+
+def bench_rows(settings: Settings) -> list[Row]:
+    """Return the two rate-limited runs as rows of ``make bench``'s table."""
+    limit, concurrency = 20.0, 16
+    seconds = 10.0 if settings.quick else BENCH_SECONDS
+    rows = int(limit * seconds)
+    result = []
+    for label, summary in scenarios(settings.work, limit, rows, concurrency):
+        streamed = summary["durations_seconds"]["stream"]
+        created = summary["totals"]["created"]
+        throttled = summary["throttled_429"]
+        share = created / streamed / limit
+        refused = throttled / max(1, created + throttled)
+        result.append(
+            Row(
+                scenario=f"rate-limited run, {label} (server limit {limit:g}/s, {rows:,} rows)",
+                measured=100 * share,
+                unit="%",
+                baseline_label="the server's limit",
+                ratio=share,
+                target="≥ 95% of the limit, < 1% 429",
+                met=share >= 0.95 and refused < 0.01,
+                note=f"{throttled} 429s ({refused:.1%} of requests), {streamed:.0f} s",
+            )
+        )
+    return result
+
+
+BENCH_SECONDS = 60.0
+"""How long each rate-limited run of ``make bench`` lasts."""
+
+
+def scenarios(
+    work: Path, limit_per_second: float, rows: int, concurrency: int
+) -> list[tuple[str, dict]]:  # type: ignore[type-arg]
+    """Import ``rows`` rows into a rate-limited sandbox twice; return each run's summary."""
+    sheet = work / "people.csv"
+    with sheet.open("w", newline="") as handle:
+        writer = csv.writer(handle)
+        writer.writerow(["Name", "Email"])
+        writer.writerows([f"P{i}", f"p{i}@example.com"] for i in range(rows))
+    limit = f"{round(limit_per_second)}/s"
+    summaries = []
+    for label, client_limit in (("AIMD only", None), ("client limit 95%", limit_per_second * 0.95)):
+        extra = ["--rate-limit", f"{max(1, int(client_limit))}/s"] if client_limit else []
+        summary = run(work / label.replace(" ", "-"), sheet, limit, concurrency, extra)
+        summaries.append((label, summary))
+    return summaries
 
 
 def run(work: Path, sheet: Path, limit: str, concurrency: int, extra: list[str]) -> dict:  # type: ignore[type-arg]

@@ -1,0 +1,133 @@
+"""What every benchmark scenario returns to ``bench/run.py``: rows of one results table.
+
+A scenario module (listed in ``run.SCENARIOS``) exposes ``bench_rows(settings) -> list[Row]``.
+Each row is a median over its runs with the baseline measured in the same run beside it, so
+that a shared, noisy machine still gives an honest ratio.
+"""
+
+from __future__ import annotations
+
+import os
+import statistics
+import subprocess
+import sys
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parent.parent
+
+
+@dataclass(frozen=True, slots=True)
+class Settings:
+    """What the driver hands every scenario."""
+
+    work: Path
+    """A temporary folder of this bench run, for generated inputs and outputs."""
+    reps: int = 3
+    """Runs of each timed scenario (the table shows medians)."""
+    quick: bool = False
+    """Smaller inputs, to check that the bench itself works."""
+
+
+@dataclass(frozen=True, slots=True)
+class Row:
+    """One line of the results table.
+
+    Attributes:
+        scenario: What was measured, for a person.
+        measured: The median of the runs.
+        unit: The unit of ``measured`` and ``baseline`` ("s", "MB", "rows/s", "%").
+        baseline: The median of the baseline, measured in the same run, if there is one.
+        baseline_label: What the baseline is.
+        ratio: ``measured / baseline`` unless the scenario says better (e.g. a fraction).
+        target: The target, as the README states it ("≤ 4x").
+        met: Whether the target holds; None when the row has no target.
+        runs: How many runs the median is of.
+        note: Anything a reader needs (the spread of the runs, counts...).
+    """
+
+    scenario: str
+    measured: float
+    unit: str
+    baseline: float | None = None
+    baseline_label: str = ""
+    ratio: float | None = None
+    target: str = ""
+    met: bool | None = None
+    runs: int = 1
+    note: str = ""
+
+    def ratio_or_computed(self) -> float | None:
+        """Return the ratio to the baseline."""
+        if self.ratio is not None:
+            return self.ratio
+        if self.baseline:
+            return self.measured / self.baseline
+        return None
+
+
+def median(values: Sequence[float]) -> float:
+    """Return the median of the runs."""
+    return float(statistics.median(values))
+
+
+def spread(values: Sequence[float], unit: str) -> str:
+    """Return the runs as ``1.2-1.5 s`` for the note column."""
+    if len(values) < 2:
+        return ""
+    return f"runs {_number(min(values))}-{_number(max(values))} {unit}"
+
+
+def timed(work: Callable[[], object]) -> float:
+    """Return the wall seconds one call of ``work`` takes."""
+    started = time.perf_counter()
+    work()
+    return time.perf_counter() - started
+
+
+def run_measured(command: Sequence[str], **options: object) -> tuple[float, int, int]:
+    """Run a command; return its wall seconds, exit code and peak resident memory in MB.
+
+    The peak is the command's own (``wait4``), so runs do not see each other's.
+    """
+    started = time.perf_counter()
+    process = subprocess.Popen(list(command), **options)  # type: ignore[call-overload]
+    _, status, usage = os.wait4(process.pid, 0)
+    seconds = time.perf_counter() - started
+    process.returncode = os.waitstatus_to_exitcode(status)
+    return seconds, process.returncode, usage.ru_maxrss // 1024  # KiB on Linux
+
+
+def python() -> str:
+    """Return the interpreter that runs the importer (this venv's)."""
+    return sys.executable
+
+
+def render(rows: Sequence[Row]) -> str:
+    """Return the rows as a Markdown table."""
+    lines = [
+        "| scenario | median | baseline (same run) | ratio | target | met | runs | note |",
+        "|---|---:|---|---:|---|---|---:|---|",
+    ]
+    for row in rows:
+        baseline = (
+            f"{row.baseline_label}: {_number(row.baseline)} {row.unit}"
+            if row.baseline is not None
+            else row.baseline_label
+        )
+        ratio = row.ratio_or_computed()
+        met = {True: "yes", False: "**no**", None: ""}[row.met]
+        lines.append(
+            f"| {row.scenario} | {_number(row.measured)} {row.unit} | {baseline} | "
+            f"{'' if ratio is None else f'{ratio:.2f}x'} | {row.target} | {met} | {row.runs} | "
+            f"{row.note} |"
+        )
+    return "\n".join(lines)
+
+
+def _number(value: float) -> str:
+    if abs(value) >= 100:
+        return f"{value:,.0f}"
+    return f"{value:.2f}"
