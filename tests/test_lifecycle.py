@@ -582,8 +582,8 @@ def test_settle_rows_refuses_a_created_row_and_changes_nothing() -> None:
     with tempfile.TemporaryDirectory() as folder, open_ledger(Path(folder)) as ledger:
         books = begin(ledger, 1)
         (record,), _ = books.record(ANN_FRAME, {}, [ANN], {2: "a@x.io"})
-        asyncio.run(books.before_attempt(record, 1))
-        books.settle(record, decide([CREATED]), [CREATED])
+        assert books.commit([record], []) == [True]
+        books.commit([], [(record, decide([CREATED]), [CREATED])])
         before = ledger.known(["key:a@x.io"])
         findings = [Finding(2, found=False), Finding(9, found=True)]
         settled = settle_rows(ledger, night_id(1), findings)
@@ -619,7 +619,7 @@ def one_night(
         if not to_send:
             return outcomes[2]
         (sent,) = to_send
-        asyncio.run(books.before_attempt(sent, 1))
+        assert books.commit([sent], []) == [True]
         if answers is None:
             return None
         outcome = judge(
@@ -630,7 +630,8 @@ def one_night(
             stopped=stopped,
             heard_from_vendor=True,
         )
-        return books.settle(sent, outcome, answers)
+        books.commit([], [(sent, outcome, answers)])
+        return outcome
 
 
 def ledger_state(folder: Path, key: str = "key:a@x.io") -> State:
@@ -975,7 +976,8 @@ class Nights:
         """Send one record as push does: claim, attempt, retry what is safe, judge, settle."""
         answers: list[Answer] = []
         while not tonight.out_of_time():
-            await tonight.books.before_attempt(record, len(answers) + 1)
+            if not answers:  # intent before send: claimed (committed) before the first attempt
+                assert tonight.books.commit([record], []) == [True]
             identity = tonight.identities[record.source_row]
             answer = self.vendor.receive(identity, record.body, tonight.next_fault())
             answers.append(answer)
@@ -1001,7 +1003,8 @@ class Nights:
             stopped=tonight.stopped,
             heard_from_vendor=tonight.heard,
         )
-        return tonight.books.settle(record, outcome, answers)
+        tonight.books.commit([], [(record, outcome, answers)])
+        return outcome
 
     async def _die(self, tonight: Tonight, left: Sequence[Record]) -> None:
         """Claim the records in flight, let some requests reach the vendor, and drop it all."""
@@ -1009,7 +1012,7 @@ class Nights:
         if tonight.stopped is not None:
             return
         for record, reached in zip(left, tonight.spec.in_flight, strict=False):
-            await tonight.books.before_attempt(record, 1)
+            assert tonight.books.commit([record], []) == [True]
             if reached:
                 identity = tonight.identities[record.source_row]
                 self.vendor.receive(identity, record.body, Fault.ANSWER_LOST)

@@ -2,9 +2,10 @@
 
 ``record`` takes a chunk after dedupe: it gives each valid record its identity, asks the
 lifecycle what the ledger's word on that identity means for this run (``lifecycle.triage``),
-and records every row of the chunk with its state so far. As ``PushHooks``, the bookkeeper
-claims a row (its intent, committed) before the first request leaves, and settles its outcome
-after the last answer, before the outcome counts.
+and records every row of the chunk with its state so far. As push's books, it claims a row
+(its intent, committed) before the first request leaves, and settles its outcome after the
+last answer, before the outcome counts: in batches (``commit``), one ledger transaction for
+every row that queued while the previous one was written.
 """
 
 from __future__ import annotations
@@ -28,10 +29,6 @@ from importer.lifecycle import (
     triage,
 )
 from importer.payload import Record
-
-
-class ClaimLost(RuntimeError):
-    """Raised when another worker claimed a row this run meant to send."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -103,34 +100,39 @@ class Bookkeeper:
         found = self._identities[source_row]
         return found.row_key, found.content_hash
 
-    async def before_attempt(self, record: Record, attempt: int) -> None:
-        """Claim the row (its intent, committed) before its first request leaves.
+    def commit(
+        self,
+        claims: Sequence[Record],
+        settled: Sequence[tuple[Record, RowOutcome, Sequence[Answer]]],
+    ) -> list[bool]:
+        """Claim rows and settle others' outcomes in one ledger commit; return the claims won.
 
-        Raises:
-            ClaimLost: when another worker changed the row since this run looked.
+        Push's writer thread calls it with every claim and outcome queued since its last
+        commit: a row is sent only once the commit holding its claim returned (intent before
+        send), and an outcome (with the answers that led to it) counts only once committed. A
+        claim is lost (False) when another worker changed the row since this run looked.
         """
-        if record.source_row in self._claimed:
-            return
+        bids = [self._claim(record) for record in claims]
+        settlements = [self._settlement(*each) for each in settled]
+        won = self._ledger.commit(self._run_id, bids, settlements)
+        self._claimed.update(
+            record.source_row for record, claimed in zip(claims, won, strict=True) if claimed
+        )
+        return won
+
+    def _claim(self, record: Record) -> Claim:
         identity = self._identities[record.source_row]
-        claim = Claim(identity.row_key, identity.content_hash, record.source_row, identity.seen)
-        (won,) = self._ledger.claim(self._run_id, [claim])
-        if not won:
-            raise ClaimLost(f"row {record.source_row} was claimed by another worker")
-        self._claimed.add(record.source_row)
+        return Claim(identity.row_key, identity.content_hash, record.source_row, identity.seen)
 
-    async def after_attempt(self, record: Record, answer: Answer) -> None:
-        """Learn nothing per attempt: only outcomes are booked."""
-
-    def settle(self, record: Record, outcome: RowOutcome, answers: Sequence[Answer]) -> RowOutcome:
-        """Commit the outcome, and what the account keeps of the row's identity if it was sent."""
+    def _settlement(
+        self, record: Record, outcome: RowOutcome, answers: Sequence[Answer]
+    ) -> Settlement:
+        """Return the outcome, and what the account keeps of the row's identity if it was sent."""
         identity = self._identities[record.source_row]
         kept = None  # never sent: the identity stays as it was
         if record.source_row in self._claimed:
             kept = kept_state(outcome, answers, resent_doubt=record.resent_doubt)
-        self._ledger.settle(
-            self._run_id, [Settlement(identity.row_key, identity.content_hash, kept, outcome)]
-        )
-        return outcome
+        return Settlement(identity.row_key, identity.content_hash, kept, outcome)
 
     def _identify(self, records: Sequence[Record], keys: Mapping[int, object]) -> dict[str, Known]:
         pending: dict[int, tuple[str, str]] = {}

@@ -18,7 +18,7 @@ from collections.abc import Sequence
 from aiolimiter import AsyncLimiter
 
 from importer.contracts.contract import RateLimit
-from importer.lifecycle import Answer, RowOutcome
+from importer.lifecycle import Answer
 from importer.payload import Record
 
 DEFAULT_PAUSE_SECONDS = 1.0
@@ -88,10 +88,6 @@ class Throttle:
             self._succeeded(now)
         async with self._changed:
             self._changed.notify_all()
-
-    def settle(self, record: Record, outcome: RowOutcome, answers: Sequence[Answer]) -> RowOutcome:
-        """Leave the outcome as it is."""
-        return outcome
 
     async def _pace(self) -> None:
         if self._rate is None:

@@ -1,28 +1,35 @@
 """The push stage: send records concurrently, retry what is safe, and classify every answer.
 
-Concurrency lives here and only here, bounded by ``PushSettings.concurrency``. Each worker owns
-one ``httpx.AsyncClient`` holding one connection: measured on this kind of machine, one shared
-client's pool slows from about 1,000 to 290 requests/s at concurrency 64 because it scans every
-connection per request, while a client per connection reached about 1,400/s.
+Concurrency lives here and only here: ``PushSettings.concurrency`` workers on the event loop,
+and one writer thread for the books. Requests are ``httpx.Request`` objects sent through
+``importer.push.transport`` (httpx's transport API over one aiohttp connection pool, measured
+at about a third of the CPU a request of ``httpx.AsyncClient`` over httpcore costs; see
+``bench/push.py``), with one TLS context for the run.
 
-What wraps a send (the ledger, the rate limiter) plugs in as ``PushHooks``; push itself knows
-neither. One record's failure never cancels its siblings. ``stop`` (a refused credential, a
+The books (the ledger's bookkeeping) plug in as ``Books``, the rate limiter as ``PushHooks``;
+push itself knows neither. Group commit: every claim and outcome the workers queue while the
+writer thread commits is committed in its next batch, one transaction. A row's request leaves
+only once the commit holding its claim returned (intent before send), and its outcome counts
+(``push``'s result, ``on_outcome``) only once committed; meanwhile its worker sends the next
+row. One record's failure never cancels its siblings. ``stop`` (a refused credential, a
 signal, the run's time budget) lets the requests in flight finish and sends nothing more.
 """
 
 from __future__ import annotations
 
 import asyncio
+import base64
+import functools
 import json
+import random
 import time
 from collections.abc import Callable, Iterator, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from types import TracebackType
 from typing import Protocol
 
 import httpx
-from tenacity import AsyncRetrying, RetryCallState, retry_if_result
-from tenacity.wait import wait_exponential_jitter
 
 from importer.contracts.contract import Contract
 from importer.lifecycle import Answer, Reason, RowOutcome, Verdict, judge, may_send_again
@@ -33,9 +40,16 @@ from importer.push.classify import (
     classify_transport_error,
     classify_unsendable,
 )
+from importer.push.transport import AiohttpTransport
 from importer.redact import Redactor, safe_url, url_secrets
 
 USER_AGENT = "importer/0.1"
+HEADERS = {
+    "user-agent": USER_AGENT,
+    "content-type": "application/json",
+    "accept": "*/*",
+    "accept-encoding": "gzip, deflate",
+}
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -58,19 +72,34 @@ class PushSettings:
 
 
 class PushHooks(Protocol):
-    """What wraps each send: called around every attempt and once with the final outcome."""
+    """What wraps each attempt (the rate limiter)."""
 
     async def before_attempt(self, record: Record, attempt: int) -> None:
-        """Wait for permission to send (and record the intent) before attempt ``attempt``."""
+        """Wait for permission to send attempt ``attempt``."""
         ...
 
     async def after_attempt(self, record: Record, answer: Answer) -> None:
         """Learn one attempt's answer."""
         ...
 
-    def settle(self, record: Record, outcome: RowOutcome, answers: Sequence[Answer]) -> RowOutcome:
-        """Record the final outcome (durably, if it is a ledger) and return it, maybe amended."""
+
+Settled = tuple[Record, RowOutcome, Sequence[Answer]]
+"""A row push is done with: its outcome and every answer that led to it."""
+
+
+class Books(Protocol):
+    """Where each row's intent and outcome are committed (the ledger's bookkeeping)."""
+
+    def commit(self, claims: Sequence[Record], settled: Sequence[Settled]) -> list[bool]:
+        """Durably claim rows and settle others in one go; return, per claim, whether it was won.
+
+        Called from push's writer thread, never on the event loop.
+        """
         ...
+
+
+class ClaimLost(RuntimeError):
+    """Raised when the books refuse a row's claim: another worker changed the row meanwhile."""
 
 
 OnOutcome = Callable[[RowOutcome], None]
@@ -84,6 +113,81 @@ class StopReason:
     message: str
 
 
+class GroupCommit:
+    """The books' one writer thread: what the workers queue meanwhile is committed together."""
+
+    def __init__(self, books: Books) -> None:
+        """Start the writer (inside the running event loop)."""
+        self._books = books
+        self._claims: list[tuple[Record, asyncio.Future[bool]]] = []
+        self._settled: list[tuple[Settled, asyncio.Future[None]]] = []
+        self._queued = asyncio.Event()
+        self._closing = False
+        self._thread = ThreadPoolExecutor(max_workers=1, thread_name_prefix="importer-books")
+        self._writer = asyncio.get_running_loop().create_task(self._write())
+
+    async def claim(self, record: Record) -> bool:
+        """Queue a row's claim; return once it is committed, whether it was won."""
+        future: asyncio.Future[bool] = asyncio.get_running_loop().create_future()
+        self._claims.append((record, future))
+        self._queued.set()
+        return await future
+
+    def settle(self, settled: Settled) -> asyncio.Future[None]:
+        """Queue a row's outcome; the future is done once it is committed."""
+        future: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        self._settled.append((settled, future))
+        self._queued.set()
+        return future
+
+    async def close(self) -> None:
+        """Commit what is queued, then end the writer thread."""
+        self._closing = True
+        self._queued.set()
+        if not self._writer.done():
+            await self._writer
+        self._thread.shutdown(wait=True)
+
+    async def _write(self) -> None:
+        while True:
+            await self._queued.wait()
+            self._queued.clear()
+            claims, self._claims = self._claims, []
+            settled, self._settled = self._settled, []
+            if claims or settled:
+                await self._commit(claims, settled)
+            if self._closing and not (self._claims or self._settled):
+                return
+
+    async def _commit(
+        self,
+        claims: list[tuple[Record, asyncio.Future[bool]]],
+        settled: list[tuple[Settled, asyncio.Future[None]]],
+    ) -> None:
+        try:
+            won = await asyncio.get_running_loop().run_in_executor(
+                self._thread,
+                self._books.commit,
+                [record for record, _ in claims],
+                [each for each, _ in settled],
+            )
+        except Exception as error:  # the workers waiting on this batch raise it
+            futures: list[asyncio.Future[bool] | asyncio.Future[None]] = [
+                *(future for _, future in claims),
+                *(future for _, future in settled),
+            ]
+            for future in futures:
+                if not future.done():
+                    future.set_exception(error)
+            return
+        for (_, claimed), result in zip(claims, won, strict=True):
+            if not claimed.done():
+                claimed.set_result(result)
+        for _, committed in settled:
+            if not committed.done():
+                committed.set_result(None)
+
+
 class Pusher:
     """Send records to one vendor endpoint; use as an async context manager."""
 
@@ -95,22 +199,31 @@ class Pusher:
         credentials: Credentials,
         settings: PushSettings,
         hooks: Sequence[PushHooks] = (),
+        books: Books | None = None,
         on_outcome: OnOutcome | None = None,
     ) -> None:
-        """Prepare (but do not open) the connections."""
+        """Prepare (but do not open) the connections.
+
+        Without ``books``, nothing is claimed nor settled (a test of push alone).
+        """
         self._contract = contract
         self._base_url = base_url
         self._credentials = credentials
         self._redact = Redactor([*credentials.secrets.values(), *url_secrets(base_url)])
         self._settings = settings
         self._hooks = tuple(hooks)
+        self._books = books
+        self._commits: GroupCommit | None = None
         self._on_outcome = on_outcome
-        self._clients: list[httpx.AsyncClient] = []
-        self._backoff = wait_exponential_jitter(
-            multiplier=settings.backoff_initial_seconds,
-            max=settings.backoff_max_seconds,
-            jitter=settings.backoff_initial_seconds,
-        )
+        self._transport: AiohttpTransport | None = None
+        self._url = endpoint_url(base_url, contract.path)
+        self._headers = dict(HEADERS)
+        if self._url.username or self._url.password:  # as httpx's client: basic auth from the URL
+            userinfo = f"{self._url.username}:{self._url.password}".encode()
+            self._headers["authorization"] = f"Basic {base64.b64encode(userinfo).decode()}"
+        self._timeouts = httpx.Timeout(
+            settings.timeout_seconds, connect=settings.connect_timeout_seconds
+        ).as_dict()
         self._deadline = (
             time.monotonic() + settings.max_run_seconds if settings.max_run_seconds else None
         )
@@ -130,21 +243,14 @@ class Pusher:
             self.stopped = StopReason(reason, message)
 
     async def __aenter__(self) -> Pusher:
-        """Open one client (one connection) per worker."""
-        timeout = httpx.Timeout(
-            self._settings.timeout_seconds, connect=self._settings.connect_timeout_seconds
+        """Prepare the connection pool (one TLS context) and the books' writer."""
+        self._transport = AiohttpTransport(
+            ssl_context=httpx.create_ssl_context(),
+            max_connections=max(1, self._settings.concurrency),
+            proxy_for=str(self._url),
         )
-        limits = httpx.Limits(max_connections=1, max_keepalive_connections=1)
-        self._clients = [
-            httpx.AsyncClient(
-                base_url=self._base_url,
-                timeout=timeout,
-                limits=limits,
-                headers={"user-agent": USER_AGENT, "content-type": "application/json"},
-                follow_redirects=False,
-            )
-            for _ in range(max(1, self._settings.concurrency))
-        ]
+        if self._books is not None:
+            self._commits = GroupCommit(self._books)
         return self
 
     async def __aexit__(
@@ -153,77 +259,117 @@ class Pusher:
         exc: BaseException | None,
         traceback: TracebackType | None,
     ) -> None:
-        """Close every connection."""
-        await asyncio.gather(*(client.aclose() for client in self._clients))
+        """Commit what is queued and close every connection."""
+        try:
+            if self._commits is not None:
+                await self._commits.close()
+        finally:
+            if self._transport is not None:
+                await self._transport.aclose()
 
     async def push(self, records: Sequence[Record]) -> dict[int, RowOutcome]:
-        """Send every record and return each one's outcome by source row."""
+        """Send every record and return each one's outcome (committed) by source row."""
         outcomes: dict[int, RowOutcome] = {}
         pending = iter(records)
-        await asyncio.gather(*(self._work(client, pending, outcomes) for client in self._clients))
+        committing: list[asyncio.Future[None]] = []
+        workers = max(1, self._settings.concurrency)
+        await asyncio.gather(*(self._work(pending, outcomes, committing) for _ in range(workers)))
+        await asyncio.gather(*committing)
         return outcomes
 
     async def _work(
         self,
-        client: httpx.AsyncClient,
         pending: Iterator[Record],
         outcomes: dict[int, RowOutcome],
+        committing: list[asyncio.Future[None]],
     ) -> None:
         for record in pending:
-            outcome = await self._send(client, record)
-            outcomes[record.source_row] = outcome
-            if self._on_outcome is not None:
-                self._on_outcome(outcome)
+            outcome, answers = await self._send(record)
+            if self._commits is None:
+                self._count(outcome, outcomes)
+            else:
+                committing.append(self._settle(record, outcome, answers, outcomes))
 
-    async def _send(self, client: httpx.AsyncClient, record: Record) -> RowOutcome:
+    def _settle(
+        self,
+        record: Record,
+        outcome: RowOutcome,
+        answers: Sequence[Answer],
+        outcomes: dict[int, RowOutcome],
+    ) -> asyncio.Future[None]:
+        """Queue the outcome's commit; it counts once committed, while the worker moves on."""
+        assert self._commits is not None
+        committed = self._commits.settle((record, outcome, answers))
+        committed.add_done_callback(functools.partial(self._count_committed, outcome, outcomes))
+        return committed
+
+    def _count_committed(
+        self, outcome: RowOutcome, outcomes: dict[int, RowOutcome], committed: asyncio.Future[None]
+    ) -> None:
+        if not committed.cancelled() and committed.exception() is None:
+            self._count(outcome, outcomes)
+
+    def _count(self, outcome: RowOutcome, outcomes: dict[int, RowOutcome]) -> None:
+        outcomes[outcome.source_row] = outcome
+        if self._on_outcome is not None:
+            self._on_outcome(outcome)
+
+    async def _send(self, record: Record) -> tuple[RowOutcome, list[Answer]]:
         answers: list[Answer] = []
         if self._deadline is not None and time.monotonic() > self._deadline:
             self.stop(Reason.DEFERRED, "the run's time budget ran out before it was sent")
         if self.stopped is None:
             content = json.dumps(record.body, ensure_ascii=False, separators=(",", ":")).encode()
-            await self._retrying(record, answers)(self._attempt, client, record, content, answers)
-        outcome = self._outcome(record, answers)
-        for hook in self._hooks:
-            outcome = hook.settle(record, outcome, answers)
-        return outcome
+            await self._attempts(record, content, answers)
+        return self._outcome(record, answers), answers
 
-    def _retrying(self, record: Record, answers: Sequence[Answer]) -> AsyncRetrying:
+    async def _attempts(self, record: Record, content: bytes, answers: list[Answer]) -> None:
+        """Send, and again after a backoff while the answer says it is safe and time allows."""
         started = time.monotonic()
+        while True:
+            answer = await self._attempt(record, content, answers)
+            if answer is None or not may_send_again(answer, resend_safe=record.resend_safe):
+                return
+            delay = self._delay(answer, attempt=len(answers))
+            if self._give_up(answers, started, delay):
+                return
+            await asyncio.sleep(delay)
 
-        def give_up(state: RetryCallState) -> bool:
-            # A 429 says "not now", not "broken": it spends time, not attempts.
-            throttled = sum(answer.http_status == 429 for answer in answers)
-            if self.stopped is not None or (
-                state.attempt_number - throttled >= self._settings.max_attempts
-            ):
-                return True
-            upcoming = time.monotonic() + self._wait(state)
-            if upcoming - started > self._settings.max_row_seconds:
-                return True
-            if self._deadline is not None and upcoming > self._deadline:
-                self.stop(Reason.DEFERRED, "the run's time budget ran out before it was sent")
-                return True
-            return False
-
-        return AsyncRetrying(
-            stop=give_up,
-            wait=self._wait,
-            retry=retry_if_result(
-                lambda answer: (
-                    answer is not None and may_send_again(answer, resend_safe=record.resend_safe)
-                )
-            ),
-            retry_error_callback=lambda state: None,
+    def _delay(self, answer: Answer, *, attempt: int) -> float:
+        """Return the wait before the next attempt: exponential with jitter, or Retry-After."""
+        settings = self._settings
+        initial = settings.backoff_initial_seconds
+        backoff: float = min(
+            settings.backoff_max_seconds, initial * 2 ** (attempt - 1) + random.uniform(0, initial)
         )
+        if answer.retry_after is not None:
+            return max(backoff, min(answer.retry_after, settings.retry_after_cap_seconds))
+        return backoff
+
+    def _give_up(self, answers: Sequence[Answer], started: float, delay: float) -> bool:
+        """Return whether to stop retrying a row, before waiting ``delay`` for its next attempt."""
+        # A 429 says "not now", not "broken": it spends time, not attempts.
+        throttled = sum(answer.http_status == 429 for answer in answers)
+        if self.stopped is not None or len(answers) - throttled >= self._settings.max_attempts:
+            return True
+        upcoming = time.monotonic() + delay
+        if upcoming - started > self._settings.max_row_seconds:
+            return True
+        if self._deadline is not None and upcoming > self._deadline:
+            self.stop(Reason.DEFERRED, "the run's time budget ran out before it was sent")
+            return True
+        return False
 
     async def _attempt(
-        self, client: httpx.AsyncClient, record: Record, content: bytes, answers: list[Answer]
+        self, record: Record, content: bytes, answers: list[Answer]
     ) -> Answer | None:
         if self.stopped is not None:
             return None
         for hook in self._hooks:
             await hook.before_attempt(record, len(answers) + 1)
-        answer = await self._request(client, content)
+        if not answers and self._commits is not None:
+            await self._claim(record)
+        answer = await self._request(content)
         answers.append(answer)
         self._heard_from_vendor |= answer.http_status is not None
         for hook in self._hooks:
@@ -238,7 +384,17 @@ class Pusher:
             self.stop(Reason.ABORTED, f"{words}; check {variables}")
         return answer
 
-    async def _request(self, client: httpx.AsyncClient, content: bytes) -> Answer:
+    async def _claim(self, record: Record) -> None:
+        """Commit the row's intent before its first request leaves.
+
+        Raises:
+            ClaimLost: when another worker changed the row since this run looked.
+        """
+        assert self._commits is not None
+        if not await self._commits.claim(record):
+            raise ClaimLost(f"row {record.source_row} was claimed by another worker")
+
+    async def _request(self, content: bytes) -> Answer:
         headers = auth_headers(
             self._contract,
             self._credentials,
@@ -246,14 +402,19 @@ class Pusher:
             path=self._contract.path,
             body=content,
         )
+        assert self._transport is not None, "use Pusher as an async context manager"
         try:
-            request = client.build_request(
-                self._contract.method, self._contract.path, content=content, headers=headers
+            request = httpx.Request(
+                self._contract.method,
+                self._url,
+                headers={**self._headers, **headers},
+                content=content,
+                extensions={"timeout": self._timeouts},
             )
         except ValueError as error:  # httpx cannot encode a header value: nothing was sent
             return classify_unsendable(error)
         try:
-            response = await client.send(request, stream=True)
+            response = await self._transport.handle_async_request(request)
             try:
                 body = await _read_capped(response, self._settings.max_response_bytes)
             finally:
@@ -263,13 +424,6 @@ class Pusher:
         return classify_response(
             response.status_code, response.headers, body, self._contract, redact=self._redact
         )
-
-    def _wait(self, state: RetryCallState) -> float:
-        backoff = self._backoff(state)
-        answer = state.outcome.result() if state.outcome and not state.outcome.failed else None
-        if isinstance(answer, Answer) and answer.retry_after is not None:
-            return max(backoff, min(answer.retry_after, self._settings.retry_after_cap_seconds))
-        return backoff
 
     def _outcome(self, record: Record, answers: list[Answer]) -> RowOutcome:
         last = answers[-1] if answers else None
@@ -292,6 +446,13 @@ class Pusher:
             stopped=(stopped.reason, stopped.message) if stopped else None,
             heard_from_vendor=self._heard_from_vendor,
         )
+
+
+def endpoint_url(base_url: str, path: str) -> httpx.URL:
+    """Return the endpoint's URL: ``path`` under the base URL's own path, as httpx's client does."""
+    base = httpx.URL(base_url)
+    prefix = base.raw_path if base.raw_path.endswith(b"/") else base.raw_path + b"/"
+    return base.copy_with(raw_path=prefix + path.lstrip("/").encode())
 
 
 async def _read_capped(response: httpx.Response, limit: int) -> bytes:

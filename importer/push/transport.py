@@ -1,0 +1,180 @@
+"""httpx's transport API over one aiohttp session: what sits under push's ``httpx.AsyncClient``.
+
+Measured on this kind of machine (``bench/push.py``), httpx's own transport (httpcore over
+anyio) costs about three times the CPU per request of aiohttp's, and the push is CPU-bound.
+Push keeps httpx's API (requests, responses, timeouts, auth, the exception tree that
+``classify`` reads); this module only moves the bytes.
+
+Its one promise beyond moving bytes: an aiohttp error becomes the httpx error that says
+truthfully whether the request may have reached the vendor. Only a failure to connect is
+"not sent" (``ConnectError``, ``ConnectTimeout``); a dropped connection, a reset or a timeout
+after connecting may follow a stored record (``ReadError``, ``RemoteProtocolError``,
+``ReadTimeout``). (The ``httpx-aiohttp`` package maps a connection dropped after sending to
+``ConnectTimeout``, which would re-send a row the vendor may hold: hence this module.)
+"""
+
+from __future__ import annotations
+
+import contextlib
+import re
+import ssl
+from collections.abc import AsyncIterator
+
+import aiohttp
+import httpx
+from aiohttp.helpers import get_env_proxy_for_url
+from yarl import URL
+
+FIELD_VALUE = re.compile(
+    rb"(?:[\x21-\x7e\x80-\xff](?:[\t\x20-\x7e\x80-\xff]*[\x21-\x7e\x80-\xff])?)?"
+)
+"""A header value HTTP/1.1 can carry (RFC 9110 field-value): no control character, no line
+break, no leading or trailing blank."""
+FIELD_NAME = re.compile(rb"[!#$%&'*+\-.^_`|~0-9A-Za-z]+")
+CHUNK_BYTES = 64 * 1024
+
+
+class AiohttpTransport(httpx.AsyncBaseTransport):
+    """Send httpx requests over one aiohttp connection pool (opened on first use)."""
+
+    def __init__(
+        self, *, ssl_context: ssl.SSLContext, max_connections: int, proxy_for: str | None = None
+    ) -> None:
+        """Pool up to ``max_connections`` connections, TLS through ``ssl_context``.
+
+        Args:
+            ssl_context: The one TLS context of the run (making one costs about 20 ms).
+            max_connections: Connections kept open at most (one per request in flight).
+            proxy_for: A URL whose proxy, if the environment names one (``HTTPS_PROXY``...,
+                ``NO_PROXY``), every request goes through; looked up once, not per request.
+        """
+        self._ssl_context = ssl_context
+        self._max_connections = max_connections
+        self._session: aiohttp.ClientSession | None = None
+        self._targets: dict[httpx.URL, URL] = {}
+        self._proxy: URL | None = None
+        self._proxy_auth: aiohttp.BasicAuth | None = None
+        if proxy_for is not None:
+            with contextlib.suppress(LookupError):  # no proxy for it
+                self._proxy, self._proxy_auth = get_env_proxy_for_url(URL(proxy_for))
+
+    async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
+        """Send one request and return its response, its body still to be read.
+
+        Raises:
+            httpx.TransportError: the subclass that says whether the request may have been
+                sent (see the module's docstring).
+        """
+        headers = _checked_headers(request)
+        timeout = request.extensions.get("timeout", {})
+        try:
+            answer = await self._open().request(
+                request.method,
+                self._target(request.url),
+                headers=headers,
+                data=request.content or None,
+                allow_redirects=False,
+                auto_decompress=False,  # httpx decodes the body by its content-encoding
+                proxy=self._proxy,
+                proxy_auth=self._proxy_auth,
+                timeout=aiohttp.ClientTimeout(
+                    total=None,
+                    connect=timeout.get("pool"),
+                    sock_connect=timeout.get("connect"),
+                    sock_read=timeout.get("read"),
+                ),
+            )
+        except (aiohttp.ClientError, TimeoutError) as error:
+            raise httpx_error(error, request) from error
+        return httpx.Response(
+            answer.status,
+            headers=list(answer.raw_headers),
+            stream=_Body(answer, request),
+            request=request,
+            extensions={
+                "http_version": b"HTTP/1.1",
+                "reason_phrase": (answer.reason or "").encode("ascii", "ignore"),
+            },
+        )
+
+    async def aclose(self) -> None:
+        """Close every connection."""
+        if self._session is not None:
+            await self._session.close()
+            self._session = None
+
+    def _target(self, url: httpx.URL) -> URL:
+        """Return ``url`` for aiohttp, without user or password (httpx made them a header)."""
+        target = self._targets.get(url)
+        if target is None:
+            bare = url.copy_with(username=None, password=None) if url.userinfo else url
+            target = self._targets[url] = URL(str(bare), encoded=True)
+        return target
+
+    def _open(self) -> aiohttp.ClientSession:
+        if self._session is None:
+            connector = aiohttp.TCPConnector(
+                limit=self._max_connections, ssl=self._ssl_context, enable_cleanup_closed=False
+            )
+            self._session = aiohttp.ClientSession(
+                connector=connector,
+                cookie_jar=aiohttp.DummyCookieJar(),  # httpx's client keeps the cookies
+                skip_auto_headers=("User-Agent", "Accept", "Accept-Encoding", "Content-Type"),
+                trust_env=False,  # else aiohttp reads ~/.netrc and the proxy on every request
+            )
+        return self._session
+
+
+class _Body(httpx.AsyncByteStream):
+    """A response body, read from aiohttp as it arrives."""
+
+    def __init__(self, answer: aiohttp.ClientResponse, request: httpx.Request) -> None:
+        self._answer = answer
+        self._request = request
+
+    async def __aiter__(self) -> AsyncIterator[bytes]:
+        try:
+            async for chunk in self._answer.content.iter_chunked(CHUNK_BYTES):
+                yield chunk
+        except (aiohttp.ClientError, TimeoutError) as error:
+            raise httpx_error(error, self._request) from error
+
+    async def aclose(self) -> None:
+        # A body read to its end frees the connection for the next request; a body cut short
+        # (a runaway answer) closes it.
+        self._answer.release()
+
+
+def _checked_headers(request: httpx.Request) -> list[tuple[str, str]]:
+    """Return the request's headers, refusing one HTTP/1.1 cannot carry before anything is sent.
+
+    Raises:
+        httpx.LocalProtocolError: naming the header, never its value (it may be a credential).
+    """
+    checked = []
+    for name, value in request.headers.raw:
+        if not FIELD_NAME.fullmatch(name) or not FIELD_VALUE.fullmatch(value):
+            raise httpx.LocalProtocolError(
+                f"illegal header value for {name.decode('latin-1')!r}", request=request
+            )
+        checked.append((name.decode("latin-1"), value.decode("latin-1")))
+    return checked
+
+
+def httpx_error(error: BaseException, request: httpx.Request) -> httpx.TransportError:
+    """Return the httpx error that says whether the request may have reached the server."""
+    message = str(error) or type(error).__name__
+    kind: type[httpx.TransportError]
+    if isinstance(error, aiohttp.ConnectionTimeoutError):
+        kind = httpx.ConnectTimeout  # no connection was made: nothing was sent
+    elif isinstance(error, aiohttp.ClientConnectorError):
+        kind = httpx.ConnectError  # refused, unresolvable, TLS handshake failed: nothing sent
+    elif isinstance(error, aiohttp.InvalidURL | aiohttp.NonHttpUrlClientError):
+        kind = httpx.UnsupportedProtocol
+    elif isinstance(error, TimeoutError):
+        kind = httpx.ReadTimeout  # sent, no answer in time
+    elif isinstance(error, aiohttp.ServerDisconnectedError | aiohttp.ClientResponseError):
+        kind = httpx.RemoteProtocolError  # sent; the answer never came whole
+    else:
+        kind = httpx.ReadError  # reset, broken pipe, cut body: sent, perhaps stored
+    return kind(message, request=request)
