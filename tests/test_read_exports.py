@@ -3,14 +3,19 @@ line, and workbook cells read as the text the user sees, on real files written h
 
 from __future__ import annotations
 
+import csv
 import datetime as dt
+import json
 import re
 import zipfile
 from pathlib import Path
+from typing import Any
 
 import openpyxl
 import pytest
+from click.testing import CliRunner
 
+from importer.cli import main
 from importer.errors import InputError
 from importer.read import Sheet, open_sheet
 from importer.read.formats import RowFormats, format_text
@@ -441,3 +446,82 @@ def test_format_text(code: str, value: float, shown: str) -> None:
 )
 def test_formats_that_show_the_plain_number_are_not_applied(code: str) -> None:
     assert format_text(code) is None
+
+
+# --- end to end: importer run --dry-run -------------------------------------------------------
+
+
+def dry_run(path: Path, out: Path, *options: str) -> tuple[list[list[str]], dict[str, Any]]:
+    """Run ``importer run PATH --dry-run``; return rows.csv's rows and summary.json."""
+    arguments = ["run", str(path), "--vendor", "offergrid-leads", "--dry-run", "--out", str(out)]
+    result = CliRunner().invoke(main, [*arguments, *options])
+    assert result.exit_code == 0, result.output
+    assert "Traceback" not in result.output
+    with (out / "rows.csv").open(encoding="utf-8-sig", newline="") as handle:
+        reported = list(csv.reader(handle))
+    summary = json.loads((out / "summary.json").read_text(encoding="utf-8"))
+    return reported, summary
+
+
+def test_dry_run_reports_each_row_once_by_its_spreadsheet_number(tmp_path: Path) -> None:
+    text = (
+        "Leads export\nGenerated 2025-07-01\n\nFull Name,Email,Zip\n"
+        "Ada Lovelace,ada@example.com,02134\n\nAlan Turing,alan@example.com,00501\n"
+        "Grace Hopper,grace@example.com,10001\n"
+    )
+    reported, summary = dry_run(write_csv(tmp_path, text), tmp_path / "out")
+    header, *body = reported
+    assert header[0] == "source_row"
+    assert [row[0] for row in body] == ["5", "7", "8"]
+    assert [row[header.index("Full Name")] for row in body] == [
+        "Ada Lovelace",
+        "Alan Turing",
+        "Grace Hopper",
+    ]
+    assert summary["totals"]["rows"] == 3
+    assert summary["header_row"] == 4
+    assert summary["notes"][0].startswith("the header is on row 4: rows 1-3 above it look")
+
+
+def test_dry_run_of_an_xlsx_export_with_a_title_and_formats(tmp_path: Path) -> None:
+    book = openpyxl.Workbook()
+    sheet = book.active
+    assert sheet is not None
+    sheet["A1"] = "Leads export"
+    sheet.merge_cells("A1:C1")
+    sheet.append([])
+    sheet.append(["Full Name", "Email", "Zip"])
+    for number, (name, zip_code) in enumerate([("Ada", 2134), ("Alan", 501)], start=4):
+        sheet.append([name, f"{name.lower()}@example.com", zip_code])
+        sheet.cell(number, 3).number_format = "00000"
+    path = tmp_path / "titled.xlsx"
+    book.save(path)
+    reported, summary = dry_run(path, tmp_path / "out")
+    header, *body = reported
+    assert [(row[0], row[header.index("Zip")]) for row in body] == [("4", "02134"), ("5", "00501")]
+    assert summary["header_row"] == 3
+
+
+def test_dry_run_with_a_sep_line_and_a_given_header_row(tmp_path: Path) -> None:
+    text = "sep=;\nExport;\nFull Name;Email\nAda;ada@example.com\nAlan;alan@example.com\n"
+    reported, summary = dry_run(write_csv(tmp_path, text), tmp_path / "out", "--header-row", "2")
+    assert [row[0] for row in reported[1:]] == ["3", "4"]
+    assert summary["delimiter"] == ";"
+    assert summary["notes"][:2] == [
+        "line 1 ('sep=;') names the delimiter, as Excel reads it, and is no row: rows are"
+        " numbered as Excel shows them, from the line after it",
+        "the header is on row 2 (--header-row): row 1 above it is skipped",
+    ]
+
+
+def test_dry_run_refuses_a_blank_header_row_in_one_line(tmp_path: Path) -> None:
+    path = write_csv(tmp_path, "Leads export\n\nFull Name,Email\nAda,ada@example.com\n")
+    arguments = ["run", str(path), "--vendor", "offergrid-leads", "--dry-run", "--out"]
+    result = CliRunner().invoke(main, [*arguments, str(tmp_path), "--header-row", "2"])
+    assert result.exit_code == 2
+    errors = [line for line in result.output.splitlines() if line.startswith("importer: error:")]
+    assert errors == [
+        f"importer: error: {path}: row 2, given as the header (--header-row), is blank; give"
+        " the number of the row that names the columns"
+    ]
+    assert "Traceback" not in result.output
