@@ -14,6 +14,8 @@ from typing import Any
 import openpyxl
 import pytest
 from click.testing import CliRunner
+from hypothesis import assume, given, settings
+from hypothesis import strategies as st
 
 from importer.cli import main
 from importer.errors import InputError
@@ -525,3 +527,40 @@ def test_dry_run_refuses_a_blank_header_row_in_one_line(tmp_path: Path) -> None:
         " the number of the row that names the columns"
     ]
     assert "Traceback" not in result.output
+
+
+def test_header_with_a_year_among_names_is_found_below_a_title(tmp_path: Path) -> None:
+    text = "Leads export\n\nName,Email,City,2024\nAda,ada@example.com,London,12\n"
+    sheet = open_sheet(write_csv(tmp_path, text))
+    assert (sheet.header_row, sheet.columns) == (3, ("Name", "Email", "City", "2024"))
+
+
+_NAME = st.text(
+    alphabet=st.characters(codec="utf-8", exclude_categories=("Cc", "Cs"), exclude_characters=";|"),
+    max_size=12,
+)
+"""Cells of any text but control characters and the other delimiters (the sniffer's business,
+not the header's)."""
+
+
+@settings(max_examples=60, deadline=None)
+@given(
+    width=st.integers(min_value=1, max_value=6),
+    data=st.data(),
+)
+def test_a_header_as_wide_as_its_rows_is_always_row_one(
+    tmp_path_factory: pytest.TempPathFactory, width: int, data: st.DataObject
+) -> None:
+    # Whatever the names and cells (all text, emails, blanks), a header whose last cell is
+    # named, over rows no wider, is the header: title rows must be narrower than it.
+    names = data.draw(st.lists(_NAME, min_size=width, max_size=width))
+    names[-1] = names[-1].strip() or "last"
+    assume(not names[0].strip('"').lower().startswith("sep="))
+    body = data.draw(st.lists(st.lists(_NAME, min_size=1, max_size=width), min_size=0, max_size=8))
+    path = tmp_path_factory.mktemp("prop") / "sheet.csv"
+    with path.open("w", encoding="utf-8", newline="") as handle:
+        writer = csv.writer(handle)
+        writer.writerow(names)
+        writer.writerows(body)
+    sheet = open_sheet(path)
+    assert sheet.header_row == 1

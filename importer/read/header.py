@@ -4,8 +4,9 @@ Exports often start with a title block: ``Leads export``, ``Generated 2025-07-01
 line, then the real header. The header is the widest row among the first ``HEADER_SEARCH_ROWS``
 non-blank rows that
 
-- looks like a header: two or more non-empty cells, all distinct, none of them a value (a
-  number, a date, an email address, a web address, TRUE or FALSE);
+- looks like a header: two or more non-empty cells, all distinct, mostly names rather than
+  values (a number, a date, an email address, a web address, TRUE or FALSE: at most one cell
+  in four);
 - reaches further right than every row above it, none of which fills more than two cells (or a
   third of the header's width, for wide sheets): what a title block is made of;
 - has rows below it that reach further right than the title block did (or none at all: a
@@ -92,8 +93,11 @@ class _Shape:
 
     @property
     def header_like(self) -> bool:
-        """Return whether the row could name columns: two or more distinct names."""
-        return self.filled >= 2 and self.distinct and not self.values
+        """Return whether the row could name columns: two or more distinct names, mostly text.
+
+        One name in four may look like a value ("2024"); two or three names may not.
+        """
+        return self.filled >= 2 and self.distinct and len(self.values) * 4 <= self.filled
 
 
 def find_header(
@@ -134,7 +138,7 @@ def find_header(
             f" a title and {verbs[1]} skipped ({HEADER_ROW_FLAG} N picks another row)"
         )
         return Header(number, columns, (note,))
-    if shapes[0].values:
+    if shapes[0].values and not shapes[0].header_like:
         shown = ", ".join(repr(value) for value in shapes[0].values[:3])
         note = (
             f"row {number} is taken as the header, but it holds values, not column names"
