@@ -224,6 +224,8 @@ async def run_import_async(
             "total": round(finished - started, 3),
             "stream": round(finished - stream_started, 3),
         }
+        if stages.pusher is not None:
+            meta["durations_seconds"]["push"] = round(stages.pusher.seconds, 3)
         files = report.finish(meta)
         if ledger is not None:
             ending = "aborted" if aborted else "finished"

@@ -228,6 +228,8 @@ class Pusher:
             time.monotonic() + settings.max_run_seconds if settings.max_run_seconds else None
         )
         self.stopped: StopReason | None = None
+        self.seconds = 0.0
+        """Wall seconds spent in ``push``: from its first request to its last outcome counted."""
         self._heard_from_vendor = False
 
     @property
@@ -273,8 +275,14 @@ class Pusher:
         pending = iter(records)
         committing: list[asyncio.Future[None]] = []
         workers = max(1, self._settings.concurrency)
-        await asyncio.gather(*(self._work(pending, outcomes, committing) for _ in range(workers)))
-        await asyncio.gather(*committing)
+        started = time.monotonic()
+        try:
+            await asyncio.gather(
+                *(self._work(pending, outcomes, committing) for _ in range(workers))
+            )
+            await asyncio.gather(*committing)
+        finally:
+            self.seconds += time.monotonic() - started
         return outcomes
 
     async def _work(
