@@ -24,7 +24,7 @@ from pathlib import Path
 
 from table import REPO, Row, Settings, render
 
-SCENARIOS = ("dry_run", "rate_limit")
+SCENARIOS = ("dry_run", "push", "rate_limit")
 """The scenario modules of bench/, in the order they run (each: ``bench_rows(settings)``)."""
 
 LIBRARIES = (
