@@ -76,9 +76,10 @@ def _results(
         [
             "# Benchmark results",
             "",
-            f"Written by `make bench` (`bench/run.py`{' --quick' if args.quick else ''}) on "
+            f"Written by `bench/run.py{''.join(' ' + word for word in sys.argv[1:])}` on "
             f"{datetime.now(UTC):%Y-%m-%d %H:%M} UTC, at commit {_commit()}.",
-            f"Whole bench: {total / 60:.1f} minutes ({timing}).",
+            f"Whole bench: {total / 60:.1f} minutes ({timing}); scenario modules: "
+            f"{', '.join(SCENARIOS)}.",
             "Each figure is the median of its runs; each baseline was measured in the same run, "
             "beside it, so the ratios hold on a busy machine better than the seconds do.",
             "",
