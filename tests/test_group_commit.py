@@ -20,11 +20,14 @@ from pathlib import Path
 
 from aiohttp import web
 
+from importer.contracts.contract import load_contract
 from importer.ledger.sqlite import LEDGER_FILE
 from importer.lifecycle import RowOutcome, State
 from importer.pipeline.run import RunConfig, run_import
 from importer.push.workers import PushSettings
+from importer.sandbox import EmbeddedSandbox, SandboxOptions
 from importer.sandbox.server import start_site
+from tests.conftest import stored_records
 
 ROWS = 300
 
@@ -125,3 +128,33 @@ def test_each_request_leaves_after_its_claim_and_each_outcome_counts_after_its_c
     assert {state for _, state in observer.counted} == {"created"}, "counted before committed"
     summary = json.loads((tmp_path / "out" / "summary.json").read_text())
     assert summary["totals"]["created"] == ROWS
+
+
+def test_rows_claimed_ahead_of_a_stop_go_back_to_planned(tmp_path: Path) -> None:
+    """Leads with an email are claimed ahead; when 401s stop the run, none stays in doubt."""
+    sheet = tmp_path / "people.csv"
+    with sheet.open("w", newline="") as handle:
+        writer = csv.writer(handle)
+        writer.writerow(["Name", "Email"])
+        writer.writerows([f"P{row}", f"p{row}@example.com"] for row in range(ROWS))
+    state_dir = tmp_path / "state"
+    contract = load_contract("offergrid-leads")
+    with EmbeddedSandbox(contract, SandboxOptions(auth_fail_after=40)) as sandbox:
+        result = run_import(
+            RunConfig(
+                sheet_path=sheet,
+                vendor="offergrid-leads",
+                out_dir=tmp_path / "out",
+                base_url=sandbox.base_url,
+                state_dir=state_dir,
+                push=PushSettings(concurrency=16),
+            ),
+            env={"OFFERGRID_API_KEY": "sandbox-offergrid-key"},
+        )
+        stored = len(stored_records(sandbox.base_url))
+    assert result.aborted and "refused the credentials" in result.aborted
+    with sqlite3.connect(f"file:{state_dir / LEDGER_FILE}?mode=ro", uri=True) as db:
+        states = dict(db.execute("SELECT state, count(*) FROM rows GROUP BY state").fetchall())
+    assert states.get("sending", 0) == 0, states
+    assert states["created"] == result.totals.created == stored == 40
+    assert states.get("planned", 0) > 0  # claimed ahead, never sent, released

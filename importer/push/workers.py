@@ -11,8 +11,10 @@ push itself knows neither. Group commit: every claim and outcome the workers que
 writer thread commits is committed in its next batch, one transaction. A row's request leaves
 only once the commit holding its claim returned (intent before send), and its outcome counts
 (``push``'s result, ``on_outcome``) only once committed; meanwhile its worker sends the next
-row. One record's failure never cancels its siblings. ``stop`` (a refused credential, a
-signal, the run's time budget) lets the requests in flight finish and sends nothing more.
+row. A worker claims its next row while the current one is in flight when the vendor would
+detect a re-send of it (``Pusher._take``), so a slow fsync costs it no time. One record's
+failure never cancels its siblings. ``stop`` (a refused credential, a signal, the run's time
+budget) lets the requests in flight finish and sends nothing more.
 """
 
 from __future__ import annotations
@@ -126,12 +128,12 @@ class GroupCommit:
         self._thread = ThreadPoolExecutor(max_workers=1, thread_name_prefix="importer-books")
         self._writer = asyncio.get_running_loop().create_task(self._write())
 
-    async def claim(self, record: Record) -> bool:
-        """Queue a row's claim; return once it is committed, whether it was won."""
+    def claim(self, record: Record) -> asyncio.Future[bool]:
+        """Queue a row's claim; the future says, once it is committed, whether it was won."""
         future: asyncio.Future[bool] = asyncio.get_running_loop().create_future()
         self._claims.append((record, future))
         self._queued.set()
-        return await future
+        return future
 
     def settle(self, settled: Settled) -> asyncio.Future[None]:
         """Queue a row's outcome; the future is done once it is committed."""
@@ -214,6 +216,7 @@ class Pusher:
         self._hooks = tuple(hooks)
         self._books = books
         self._commits: GroupCommit | None = None
+        self._claimed_ahead: dict[int, asyncio.Future[bool]] = {}
         self._on_outcome = on_outcome
         self._transport: AiohttpTransport | None = None
         self._url = endpoint_url(base_url, contract.path)
@@ -291,12 +294,33 @@ class Pusher:
         outcomes: dict[int, RowOutcome],
         committing: list[asyncio.Future[None]],
     ) -> None:
-        for record in pending:
+        record = self._take(pending)
+        while record is not None:
+            upcoming = self._take(pending)  # its claim commits while this row is sent
             outcome, answers = await self._send(record)
             if self._commits is None:
                 self._count(outcome, outcomes)
             else:
+                ahead = self._claimed_ahead.pop(record.source_row, None)
+                if ahead is not None:  # never attempted: its claim still precedes its outcome
+                    await ahead
                 committing.append(self._settle(record, outcome, answers, outcomes))
+            record = upcoming
+
+    def _take(self, pending: Iterator[Record]) -> Record | None:
+        """Return the worker's next row; claim it at once if a re-send of it is safe.
+
+        Claiming ahead hides the commit behind the request in flight. A row claimed but not
+        yet sent when the run is killed stays ``sending``, so only a row the vendor detects
+        as a duplicate (``resend_safe``) is claimed ahead: the next run just sends it again.
+        Other rows are claimed right before their first request, so a kill leaves no more of
+        them in doubt than were in flight. A stopped run settles what it claimed ahead back to
+        ``planned``.
+        """
+        record = next(pending, None)
+        if record is not None and record.resend_safe and self._commits and not self.stopped:
+            self._claimed_ahead[record.source_row] = self._commits.claim(record)
+        return record
 
     def _settle(
         self,
@@ -399,7 +423,8 @@ class Pusher:
             ClaimLost: when another worker changed the row since this run looked.
         """
         assert self._commits is not None
-        if not await self._commits.claim(record):
+        claim = self._claimed_ahead.pop(record.source_row, None) or self._commits.claim(record)
+        if not await claim:
             raise ClaimLost(f"row {record.source_row} was claimed by another worker")
 
     async def _request(self, content: bytes) -> Answer:
