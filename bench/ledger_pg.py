@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import argparse
 import multiprocessing
+import signal
 import sys
 import time
 from pathlib import Path
@@ -34,6 +35,7 @@ def main() -> None:
     parser.add_argument("--processes", default="1,2,4,8")
     parser.add_argument("--batches", default="8,64")
     args = parser.parse_args()
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(1))  # clean up the server on a kill
     bindir = server_bindir()
     if bindir is None:
         sys.exit("PostgreSQL's server is not installed: apt-get install postgresql")

@@ -13,6 +13,7 @@ from __future__ import annotations
 import argparse
 import csv
 import re
+import signal
 import subprocess
 import sys
 import tempfile
@@ -39,6 +40,7 @@ def main() -> None:
     parser.add_argument("--seconds", type=float, default=15.0, help="per run at the limit")
     parser.add_argument("--workers", default="1,2,3,4,6")
     args = parser.parse_args()
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(1))  # clean up the server on a kill
     bindir = server_bindir()
     if bindir is None:
         sys.exit("PostgreSQL's server is not installed: apt-get install postgresql")

@@ -117,11 +117,8 @@ CREATE TABLE importer.buckets (
     vendor TEXT NOT NULL,
     account TEXT NOT NULL,
     rate DOUBLE PRECISION NOT NULL,
-    burst DOUBLE PRECISION NOT NULL,
-    tokens DOUBLE PRECISION NOT NULL,
-    updated_at TIMESTAMPTZ NOT NULL,
+    next_at TIMESTAMPTZ NOT NULL,
     blocked_until TIMESTAMPTZ NOT NULL,
-    granted INTEGER NOT NULL DEFAULT 0,
     PRIMARY KEY (vendor, account)
 );
 CREATE TABLE importer.meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);

@@ -18,16 +18,15 @@ any machine) then take rows with PostgreSQL's own locking, no queue engine::
   because the worker stopped (a signal, refused credentials) is released for another worker.
 - **The run ends** when its last row is settled: exactly one worker wins the run's end (an
   update that only succeeds while no work row is left) and records its totals.
-- **Rate limit**: one row per vendor account in ``importer.buckets``, a token bucket that
-  every worker updates atomically (one ``UPDATE ... RETURNING``), taking a few tokens at a
-  time; a 429 empties it and moves its refill past the vendor's Retry-After, so every worker
-  backs off together.
+- **Rate limit**: one row per vendor account in ``importer.buckets``, a token bucket kept as
+  the time its next token is due, that every worker updates atomically (one ``UPDATE ...
+  RETURNING``), taking a few tokens at a time; a 429 moves that time past the vendor's
+  Retry-After, so every worker backs off together.
 """
 
 from __future__ import annotations
 
 import json
-import math
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -36,7 +35,7 @@ import psycopg
 
 from importer.contracts.contract import RateLimit
 from importer.ledger.interface import Claim, Settlement
-from importer.ledger.postgres import PostgresLedger, connect, known_from_row
+from importer.ledger.postgres import PostgresLedger, connect, known_from_row, retrying
 from importer.lifecycle import (
     Answer,
     Known,
@@ -49,7 +48,9 @@ from importer.lifecycle import (
 from importer.payload import Record
 
 SAFETY = 0.97
-"""The share of the vendor's limit the bucket refills at: the rest absorbs network jitter."""
+"""The share of the vendor's limit the workers pace themselves at: the rest absorbs the jitter
+between a token's time and the request's arrival at the vendor (up to 3% of the vendor's
+window: 30 ms of a one-second window, 1.8 s of a one-minute one)."""
 UNLIMITED = 1e9
 """The bucket's rate when no limit is known: only a 429 slows the workers."""
 
@@ -117,7 +118,7 @@ class WorkQueue:
         self._ledger = ledger
         self._run_id = run_id
         self.worker = worker
-        self._lease = lease_seconds
+        self._lease_seconds = lease_seconds
         self._resend_rejected = resend_rejected
         self._items: dict[int, WorkItem] = {}
         self.taken_over = 0
@@ -134,6 +135,10 @@ class WorkQueue:
         Returns the records to send (each claimed, committed) and the outcomes of rows the
         triage settled without sending (already synced meanwhile, in doubt and unsafe to send).
         """
+        leased: tuple[list[Record], list[RowOutcome]] = retrying(lambda: self._lease(limit))
+        return leased
+
+    def _lease(self, limit: int) -> tuple[list[Record], list[RowOutcome]]:
         with self._ledger.transaction() as cursor:
             items = self._take(cursor, limit)
             if not items:
@@ -153,6 +158,10 @@ class WorkQueue:
 
         A row not sent because the worker stopped goes back to the queue for another worker.
         """
+        fenced: Fenced = retrying(lambda: self._settle(settled))
+        return fenced
+
+    def _settle(self, settled: Sequence[tuple[Record, RowOutcome, Sequence[Answer]]]) -> Fenced:
         with self._ledger.transaction() as cursor:
             held = self._held(cursor, [record.source_row for record, _, _ in settled])
             fenced = Fenced([], [])
@@ -194,7 +203,7 @@ class WorkQueue:
             cursor.execute(
                 "UPDATE importer.work SET lease_until = now() + make_interval(secs => %s)"
                 " WHERE run_id=%s AND worker=%s",
-                (self._lease, self._run_id, self.worker),
+                (self._lease_seconds, self._run_id, self.worker),
             )
             return cursor.rowcount
 
@@ -221,7 +230,7 @@ class WorkQueue:
             "  ORDER BY source_row LIMIT %s FOR UPDATE SKIP LOCKED) AS free"
             " WHERE w.run_id = free.run_id AND w.source_row = free.source_row"
             " RETURNING w.source_row, w.row_key, w.content_hash, w.body, w.resend_safe, free.held",
-            (self.worker, self._lease, self._run_id, limit),
+            (self.worker, self._lease_seconds, self._run_id, limit),
         )
         rows = cursor.fetchall()
         self.taken_over += sum(1 for *_, held in rows if held)
@@ -300,40 +309,40 @@ def _not_sent_yet(outcome: RowOutcome) -> bool:
 
 # --- the shared rate limit ------------------------------------------------------------------
 
-_AVAILABLE = (
-    "LEAST(burst, tokens + rate * GREATEST(0, EXTRACT(EPOCH FROM clock_timestamp() - updated_at)))"
-)
-_GRANTED = f"GREATEST(0, LEAST(%(wanted)s, FLOOR({_AVAILABLE})))::int"
-
 
 @dataclass(frozen=True, slots=True)
 class BucketShape:
-    """How fast a bucket refills (tokens a second) and how many it holds at most."""
+    """How many requests a second the account's workers may send together."""
 
     rate: float
-    burst: float
 
     @classmethod
     def for_limits(cls, limits: Sequence[RateLimit]) -> BucketShape:
-        """Return the bucket that keeps every one of ``limits`` (the strictest rate wins).
+        """Return the pace that keeps every one of ``limits`` (the strictest rate wins).
 
         A vendor that counts a sliding window of W seconds accepts at most L requests in any
-        W seconds; a bucket sends at most ``burst + rate * W`` in W seconds, so it refills at
-        ``SAFETY`` of L/W and holds a burst of 2% of L (at least one request).
+        W seconds. Tokens handed out evenly at ``rate`` put at most ``rate * W + 1`` requests
+        in a window, so the rate is ``SAFETY`` of (L - 1) / W: the rest absorbs the jitter
+        between a token's time and the request's arrival at the vendor.
         """
         if not limits:
-            return cls(UNLIMITED, UNLIMITED)
+            return cls(UNLIMITED)
         strictest = min(limits, key=lambda limit: limit.requests / limit.per_seconds)
-        burst = max(1.0, math.floor(strictest.requests * 0.02))
-        rate = (strictest.requests - burst) * SAFETY / strictest.per_seconds
-        return cls(max(rate, 1e-6), burst)
+        rate = max(strictest.requests - 1, 1) * SAFETY / strictest.per_seconds
+        return cls(rate)
 
 
 class SharedBucket:
-    """An account's rate limit, one row every worker takes tokens from; own connection."""
+    """An account's rate limit, one row every worker takes tokens from; own connection.
+
+    The bucket is kept as the time its next token is due (GCRA, the virtual-scheduling form
+    of a token bucket): taking k tokens moves that time k / rate ahead and hands the taker k
+    evenly spaced times to send at. A worker that wakes late loses nothing to another, and
+    no burst builds up while nobody sends.
+    """
 
     def __init__(self, url: str, *, vendor: str, account: str, shape: BucketShape) -> None:
-        """Connect, and create or reshape the account's bucket (full when new).
+        """Connect, and create the account's bucket or give it this shape's rate.
 
         Raises:
             ConfigError: when the database cannot be reached.
@@ -342,45 +351,41 @@ class SharedBucket:
         self._account = account
         self._db: psycopg.Connection[Any] | None = connect(url)
         self._db.execute(
-            "INSERT INTO importer.buckets (vendor, account, rate, burst, tokens, updated_at,"
-            " blocked_until) VALUES (%s, %s, %s, %s, %s, clock_timestamp(), clock_timestamp())"
-            " ON CONFLICT (vendor, account) DO UPDATE SET rate=EXCLUDED.rate,"
-            " burst=EXCLUDED.burst, tokens=LEAST(importer.buckets.tokens, EXCLUDED.burst)",
-            (vendor, account, shape.rate, shape.burst, shape.burst),
+            "INSERT INTO importer.buckets (vendor, account, rate, next_at, blocked_until)"
+            " VALUES (%s, %s, %s, clock_timestamp(), clock_timestamp())"
+            " ON CONFLICT (vendor, account) DO UPDATE SET rate=EXCLUDED.rate",
+            (vendor, account, shape.rate),
         )
 
-    def take(self, wanted: int) -> tuple[int, float]:
-        """Take up to ``wanted`` tokens at once; return (taken, seconds to wait when none).
+    def take(self, wanted: int) -> tuple[float, float]:
+        """Take ``wanted`` tokens; return when the first is due (seconds from now) and the step.
 
         One atomic ``UPDATE ... RETURNING``: concurrent takers queue on the row's lock, and
-        each sees the tokens the one before left.
+        each gets the tokens after those the one before took.
         """
         row = (
             self._connection()
             .execute(
-                "UPDATE importer.buckets SET"
-                f" granted = {_GRANTED},"
-                f" tokens = {_AVAILABLE} - {_GRANTED},"
-                " updated_at = GREATEST(updated_at, clock_timestamp())"
+                "UPDATE importer.buckets SET next_at = GREATEST(next_at, clock_timestamp())"
+                " + make_interval(secs => %(wanted)s / rate)"
                 " WHERE vendor=%(vendor)s AND account=%(account)s"
-                " RETURNING granted, tokens, rate,"
-                " EXTRACT(EPOCH FROM updated_at - clock_timestamp())::float8",
+                " RETURNING EXTRACT(EPOCH FROM next_at - clock_timestamp())::float8"
+                " - %(wanted)s / rate, 1 / rate",
                 {"wanted": wanted, "vendor": self._vendor, "account": self._account},
             )
             .fetchone()
         )
         assert row is not None, "the bucket row is created on connect"
-        granted, tokens, rate, ahead = row
-        if granted:
-            return int(granted), 0.0
-        return 0, max(float(ahead), (1.0 - float(tokens)) / float(rate), 0.001)
+        first, step = row
+        return max(0.0, float(first)), float(step)
 
     def block(self, seconds: float) -> None:
-        """Empty the bucket and refill nothing for ``seconds`` (a 429): every worker waits."""
+        """Hand out no token for ``seconds`` (a 429): every worker's next take waits."""
         self._connection().execute(
-            "UPDATE importer.buckets SET tokens = 0, blocked_until = GREATEST(blocked_until,"
-            " clock_timestamp() + make_interval(secs => %s)),"
-            " updated_at = GREATEST(updated_at, clock_timestamp() + make_interval(secs => %s))"
+            "UPDATE importer.buckets SET"
+            " next_at = GREATEST(next_at, clock_timestamp() + make_interval(secs => %s)),"
+            " blocked_until = GREATEST(blocked_until,"
+            "  clock_timestamp() + make_interval(secs => %s))"
             " WHERE vendor=%s AND account=%s",
             (seconds, seconds, self._vendor, self._account),
         )

@@ -19,7 +19,9 @@ import asyncio
 import os
 import signal
 import socket
+import time
 import uuid
+from collections import deque
 from collections.abc import Iterator, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import ExitStack, contextmanager
@@ -40,7 +42,7 @@ from importer.report.rebuild import rebuild_report
 from importer.report.totals import Totals
 from importer.report.writer import ReportFiles
 
-TAKE_SECONDS = 0.1
+TAKE_SECONDS = 0.05
 """A worker takes from the shared bucket about this many seconds' worth of tokens at once."""
 DEFAULT_PAUSE_SECONDS = 1.0
 """How long every worker pauses on a 429 that names no Retry-After."""
@@ -134,7 +136,8 @@ async def work_async(
         shape = BucketShape.for_limits(_limits(run, contract, base_url))
         bucket = SharedBucket(config.state, vendor=run.vendor, account=run.account, shape=shape)
         resources.callback(bucket.close)
-        throttle = SharedThrottle(bucket, take=max(1, round(min(shape.rate, 1e4) * TAKE_SECONDS)))
+        take = min(config.push.concurrency, round(min(shape.rate, 1e4) * TAKE_SECONDS))
+        throttle = SharedThrottle(bucket, take=max(1, take))
         queue = WorkQueue(
             ledger,
             config.run_id,
@@ -211,26 +214,27 @@ class SharedThrottle:
         """Take ``take`` tokens at a time from ``bucket``."""
         self._bucket = bucket
         self._take = take
-        self._tokens = 0
+        self._due: deque[float] = deque()
+        """The times (``time.monotonic``) this worker's tokens are due, in order."""
         self._lock = asyncio.Lock()
         self.throttled = 0
 
     async def before_attempt(self, record: Record, attempt: int) -> None:
-        """Wait for a token of the shared bucket."""
+        """Wait for this attempt's token of the shared bucket."""
         async with self._lock:
-            while self._tokens == 0:
-                granted, wait = await asyncio.to_thread(self._bucket.take, self._take)
-                self._tokens += granted
-                if not granted:
-                    await asyncio.sleep(wait)
-            self._tokens -= 1
+            if not self._due:
+                first, step = await asyncio.to_thread(self._bucket.take, self._take)
+                now = time.monotonic()
+                self._due.extend(now + first + index * step for index in range(self._take))
+            due = self._due.popleft()
+        await asyncio.sleep(max(0.0, due - time.monotonic()))
 
     async def after_attempt(self, record: Record, answer: Answer) -> None:
         """On a 429, stop every worker for the time the vendor asks."""
         if answer.http_status != 429:
             return
         self.throttled += 1
-        self._tokens = 0
+        self._due.clear()
         await asyncio.to_thread(self._bucket.block, answer.retry_after or DEFAULT_PAUSE_SECONDS)
 
 
