@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import tempfile
 from pathlib import Path
+from typing import Any
+from unittest.mock import patch
 
 import numpy as np
 import pandas as pd
@@ -14,11 +16,18 @@ from hypothesis import strategies as st
 
 from importer.lifecycle import SOURCE_ROW, Reason, RowOutcome, State
 from importer.outcomes import ChunkOutcomes, SharedOutcome
+from importer.report import rowscsv
 from importer.report.cells import neutralize, neutralize_column
 from importer.report.writer import ReportWriter
 from tests.test_report_safety import LIVE_PAYLOADS
 
 COLUMNS = ["name", "email", "note"]
+
+
+def column_wise() -> Any:
+    """Write even a chunk of one row column-wise (larger chunks only, outside tests)."""
+    return patch.object(rowscsv, "MIN_ROWS", 1)
+
 
 fragments = st.sampled_from(
     [
@@ -69,7 +78,8 @@ def written(
             for row, values in zip(frame.index, frame.itertuples(index=False), strict=True):
                 writer.write_row(outcomes[int(row)], list(values))
         else:
-            writer.write(frame, outcomes)
+            with column_wise():
+                writer.write(frame, outcomes)
     totals = writer.totals
     files = writer.finish({"run_id": "run-1"})
     contents = {
@@ -125,7 +135,8 @@ def test_shared_outcomes_are_a_mapping_like_a_dict(tmp_path: Path) -> None:
     with pytest.raises(ValueError, match=r"no outcome for source rows \[6\]"):
         outcomes.columns(pd.Index([2, 6]))
     writer = ReportWriter(tmp_path, COLUMNS, run_id="run-1")
-    writer.write(frame, outcomes)
+    with column_wise():
+        writer.write(frame, outcomes)
     assert writer.totals.as_dict() == {
         "rows": 4,
         "created": 0,
@@ -144,7 +155,24 @@ def test_a_cell_that_is_not_text_is_written_as_text(tmp_path: Path) -> None:
         dtype=object,
     )
     writer = ReportWriter(tmp_path, COLUMNS, run_id="run-1")
-    writer.write(frame, {2: outcome(2, 0), 3: outcome(3, 0)})
+    with column_wise():
+        writer.write(frame, {2: outcome(2, 0), 3: outcome(3, 0)})
     lines = writer.finish({}).rows_csv.read_text(encoding="utf-8-sig").splitlines()
     assert lines[1].endswith('"a","\'-1.5","\'=x"')
     assert lines[2].endswith('"5","",""')
+
+
+def test_only_a_chunk_of_min_rows_or_more_is_written_column_wise(tmp_path: Path) -> None:
+    rows = {row: [f"n{row}", "+1 555", "=x"] for row in range(2, 2 + rowscsv.MIN_ROWS)}
+    frame = pd.DataFrame(
+        list(rows.values()), index=pd.Index(list(rows), name=SOURCE_ROW), columns=COLUMNS
+    )
+    outcomes = {row: outcome(row, row % len(OUTCOMES)) for row in rows}
+    short = frame.iloc[1:]
+    assert rowscsv.chunk_lines(short, ChunkOutcomes(outcomes).columns(short.index)) is None
+    assert rowscsv.chunk_lines(frame, ChunkOutcomes(outcomes).columns(frame.index)) is not None
+    by_row, _ = written(tmp_path / "rows", [(frame, outcomes)], by_row=True)
+    writer = ReportWriter(tmp_path / "chunk", COLUMNS, run_id="run-1")
+    writer.write(frame, outcomes)
+    writer.finish({})
+    assert (tmp_path / "chunk" / "rows.csv").read_bytes() == by_row["rows.csv"]
