@@ -219,7 +219,7 @@ def _misfit_message(  # noqa: PLR0917 (each argument is one fact of the message)
     outside: pd.Index,
     count: int,
 ) -> str:
-    raw = normalize_text(sample.loc[outside, list(cols)].agg(" ".join, axis=1))
+    raw = normalize_text(_joined(sample.loc[outside], cols))
     common = ", ".join(f"{value!r} ({n})" for value, n in Counter(raw).most_common(3))
     allowed = "|".join(spec.enum or ())
     return (
@@ -266,12 +266,20 @@ def field_values(
     spec = contract.field(path)
     values_map = plan.values.get(path, {})
     cols = plan.columns[path]
-    values = frame[list(cols)].agg(" ".join, axis=1) if len(cols) > 1 else frame[cols[0]]
+    values = _joined(frame, cols)
     result = normalize_values(_mapped_values(values, values_map), spec)
     for column in plan.fallbacks.get(path, ()):
         backup = normalize_values(_mapped_values(frame[column], values_map), spec)
         result = result.where(result.notna(), backup)
     return result
+
+
+def _joined(frame: pd.DataFrame, cols: Sequence[str]) -> pd.Series:
+    """Return the columns' cells joined with a space, column-wise (First Name + Last Name)."""
+    values = frame[cols[0]]
+    for column in cols[1:]:
+        values = values.astype(str).str.cat(frame[column].astype(str), sep=" ")
+    return values
 
 
 def _mapped_values(values: pd.Series, values_map: Mapping[str, str | None]) -> pd.Series:
