@@ -304,6 +304,8 @@ class WorkQueue:
 
 def _not_sent_yet(outcome: RowOutcome) -> bool:
     """Return whether a row was left unsent by a stopping worker (another may send it)."""
+    if outcome.state is State.PLANNED:  # claimed ahead by push, then not sent
+        return True
     return outcome.state is State.SKIPPED and outcome.reason in (Reason.ABORTED, Reason.DEFERRED)
 
 
