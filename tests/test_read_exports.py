@@ -112,6 +112,32 @@ def test_two_column_header_is_kept_above_all_text_rows(tmp_path: Path) -> None:
     assert (sheet.header_row, sheet.notes) == (1, ())
 
 
+def test_header_naming_a_common_column_is_kept_over_wider_rows(tmp_path: Path) -> None:
+    # "Full Name" alone, its other columns unnamed, is shaped like a title line: its name says.
+    text = "Full Name,,\nAda Lovelace,London,UK\nAlan Turing,Wilmslow,UK\n"
+    sheet = open_sheet(write_csv(tmp_path, text))
+    assert (sheet.header_row, sheet.columns, sheet.notes) == (1, ("Full Name",), ())
+    assert sorted(rows(sheet)) == [2, 3]
+
+
+def test_a_ragged_last_row_is_not_taken_for_the_header(tmp_path: Path) -> None:
+    text = "Contact,Notes\nAda,\nsee,the,attached\n"
+    sheet = open_sheet(write_csv(tmp_path, text))
+    assert (sheet.header_row, sheet.columns) == (1, ("Contact", "Notes"))
+
+
+def test_one_ragged_row_among_narrow_rows_is_not_taken_for_the_header(tmp_path: Path) -> None:
+    text = "Contact,Notes\nAda,x\nsee,the,attached,file\nAlan,y\nGrace,z\n"
+    sheet = open_sheet(write_csv(tmp_path, text))
+    assert sheet.header_row == 1
+
+
+def test_header_only_file_under_key_value_title_is_left_as_it_is(tmp_path: Path) -> None:
+    # Without data rows, "Report,Leads" cannot be told from a narrow table's header.
+    sheet = open_sheet(write_csv(tmp_path, "Report,Leads\n\n" + HEADER + "\n"))
+    assert (sheet.header_row, sheet.columns) == (1, ("Report", "Leads"))
+
+
 def test_key_value_title_is_not_taken_for_the_header(tmp_path: Path) -> None:
     text = "Report,Leads\nOwner,Ann\n\n" + HEADER + "\n" + DATA
     sheet = open_sheet(write_csv(tmp_path, text))

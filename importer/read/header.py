@@ -8,14 +8,18 @@ non-blank rows that
   values (a number, a date, an email address, a web address, TRUE or FALSE: at most one cell
   in four);
 - reaches further right than every row above it, none of which fills more than two cells (or a
-  third of the header's width, for wide sheets): what a title block is made of;
-- has rows below it that reach further right than the title block did (or none at all: a
-  header-only export).
+  third of the header's width, for wide sheets): what a title block is made of; a title row of
+  two names ("Report, Leads") needs a header two columns wider;
+- has rows below it, most of which reach further right than the title block did; or, in a
+  header-only export, has three names or more under title lines of one cell of text each.
 
-So a title is never the header, and a sheet's first row stays its header whenever it is as wide
-as the rows below it, whatever they hold: a data row of text is never taken for the header,
-and a true header never skipped. When no row qualifies, the first non-blank row is the header,
-as it always was. ``--header-row N`` names the row instead.
+A row that names a column common in exports ("Email", "Full Name", "Phone", ...) is never taken
+for a title: a header whose other names are blank looks just like a one-cell title line.
+
+So a sheet's first row stays its header whenever it is as wide as most rows below it, whatever
+they hold: a data row of text is never taken for the header, and a true header never skipped.
+When no row qualifies, the first non-blank row is the header, as it always was (a title over a
+table of text alone may be missed that way: ``--header-row N`` names the row).
 """
 
 from __future__ import annotations
@@ -51,6 +55,18 @@ _VALUE = re.compile(
 )
 """Cells that hold a value rather than a column's name."""
 
+_COLUMNS = frozenset(
+    (
+        "name", "full name", "first name", "last name", "contact name", "email", "e-mail",
+        "email address", "e-mail address", "phone", "phone number", "mobile", "mobile phone",
+        "company", "company name", "organization", "address", "street", "city", "state", "zip",
+        "zip code", "postal code", "postcode", "country", "website", "id",
+    )
+)  # fmt: skip
+"""Column names common in exports (compared ignoring case): a row naming one is a header, so
+never a title to skip, whatever its shape (a header whose other names are blank looks like a
+one-cell title line over a wider table)."""
+
 
 @dataclass(frozen=True, slots=True)
 class Header:
@@ -80,6 +96,8 @@ class _Shape:
     """Its non-empty cells that hold a value rather than a name."""
     distinct: bool
     """Whether its non-empty cells all differ, ignoring case."""
+    names_a_column: bool
+    """Whether one of its cells is a column name common in exports ("Email", "Full Name")."""
 
     @classmethod
     def of(cls, cells: Sequence[str]) -> _Shape:
@@ -88,8 +106,13 @@ class _Shape:
         filled = [text for text in texts if text]
         span = max((position + 1 for position, text in enumerate(texts) if text), default=0)
         values = tuple(text for text in filled if _VALUE.fullmatch(text))
-        distinct = len({text.casefold() for text in filled}) == len(filled)
-        return cls(span, len(filled), values, distinct)
+        folded = {text.casefold() for text in filled}
+        return cls(span, len(filled), values, len(folded) == len(filled), bool(folded & _COLUMNS))
+
+    @property
+    def single_text(self) -> bool:
+        """Return whether the row is one cell of text: what a title line is."""
+        return self.filled == 1 and not self.values
 
     @property
     def header_like(self) -> bool:
@@ -179,20 +202,33 @@ def _sample(
 def _header_index(shapes: Sequence[_Shape]) -> int:
     """Return the index of the header row among the first non-blank rows (0: the first)."""
     chosen = 0
-    widest_above = most_filled_above = 0
     for index, shape in enumerate(shapes[:HEADER_SEARCH_ROWS]):
-        if (
-            index
-            and shape.header_like
-            and shape.span > widest_above
-            and most_filled_above <= max(2, shape.span // 3)
-        ):
-            below = shapes[index + 1 : index + 1 + _LOOKAHEAD]
-            if not below or max(other.span for other in below) > widest_above:
-                chosen = index
-        widest_above = max(widest_above, shape.span)
-        most_filled_above = max(most_filled_above, shape.filled)
+        above = shapes[:index]
+        if any(row.names_a_column for row in above):
+            break  # a row naming "Email" or "Full Name" is a header, never a title
+        if index and shape.header_like and _title_above(shape, above, shapes[index + 1 :]):
+            chosen = index
     return chosen
+
+
+def _title_above(header: _Shape, above: Sequence[_Shape], below: Sequence[_Shape]) -> bool:
+    """Return whether the rows above a header-like row are a title over its table.
+
+    They are if each is narrower than the header and fills at most two cells (a third of the
+    header's width on wide sheets), and most rows below reach further right than any of them.
+    A row of two or more names ("Report, Leads"; or a narrow table's own header, over a wider
+    row) needs a header two columns wider at least. With no rows below (a header-only export),
+    the title must be lines of one cell of text, over a header of three names or more.
+    """
+    widest = max(row.span for row in above)
+    if widest >= header.span or any(row.filled > max(2, header.span // 3) for row in above):
+        return False
+    if any(row.header_like for row in above) and header.span < widest + 2:
+        return False
+    below = below[:_LOOKAHEAD]
+    if not below:
+        return header.filled >= 3 and all(row.single_text for row in above)
+    return 2 * sum(row.span > widest for row in below) > len(below)
 
 
 def _given_header(
