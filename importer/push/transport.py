@@ -32,6 +32,8 @@ FIELD_VALUE = re.compile(
 break, no leading or trailing blank."""
 FIELD_NAME = re.compile(rb"[!#$%&'*+\-.^_`|~0-9A-Za-z]+")
 CHUNK_BYTES = 64 * 1024
+SMALL_BYTES = 64 * 1024
+"""An answer of at most this many bytes (by its Content-Length) is read at once."""
 
 
 class AiohttpTransport(httpx.AsyncBaseTransport):
@@ -51,7 +53,9 @@ class AiohttpTransport(httpx.AsyncBaseTransport):
         self._ssl_context = ssl_context
         self._max_connections = max_connections
         self._session: aiohttp.ClientSession | None = None
-        self._targets: dict[httpx.URL, URL] = {}
+        self._last_url: httpx.URL | None = None
+        self._last_target: URL | None = None
+        self._timeouts: dict[tuple[float | None, ...], aiohttp.ClientTimeout] = {}
         self._proxy: URL | None = None
         self._proxy_auth: aiohttp.BasicAuth | None = None
         if proxy_for is not None:
@@ -66,7 +70,6 @@ class AiohttpTransport(httpx.AsyncBaseTransport):
                 sent (see the module's docstring).
         """
         headers = _checked_headers(request)
-        timeout = request.extensions.get("timeout", {})
         try:
             answer = await self._open().request(
                 request.method,
@@ -77,24 +80,31 @@ class AiohttpTransport(httpx.AsyncBaseTransport):
                 auto_decompress=False,  # httpx decodes the body by its content-encoding
                 proxy=self._proxy,
                 proxy_auth=self._proxy_auth,
-                timeout=aiohttp.ClientTimeout(
-                    total=None,
-                    connect=timeout.get("pool"),
-                    sock_connect=timeout.get("connect"),
-                    sock_read=timeout.get("read"),
-                ),
+                timeout=self._timeout(request.extensions.get("timeout", {})),
             )
+            # A small answer of known length is read at once: cheaper than streaming it.
+            small = answer.content_length is not None and answer.content_length <= SMALL_BYTES
+            body = await answer.read() if small else None
         except (aiohttp.ClientError, TimeoutError) as error:
             raise httpx_error(error, request) from error
+        extensions = {
+            "http_version": b"HTTP/1.1",
+            "reason_phrase": (answer.reason or "").encode("ascii", "ignore"),
+        }
+        if body is not None:
+            return httpx.Response(
+                answer.status,
+                headers=list(answer.raw_headers),
+                content=body,
+                request=request,
+                extensions=extensions,
+            )
         return httpx.Response(
             answer.status,
             headers=list(answer.raw_headers),
             stream=_Body(answer, request),
             request=request,
-            extensions={
-                "http_version": b"HTTP/1.1",
-                "reason_phrase": (answer.reason or "").encode("ascii", "ignore"),
-            },
+            extensions=extensions,
         )
 
     async def aclose(self) -> None:
@@ -105,11 +115,23 @@ class AiohttpTransport(httpx.AsyncBaseTransport):
 
     def _target(self, url: httpx.URL) -> URL:
         """Return ``url`` for aiohttp, without user or password (httpx made them a header)."""
-        target = self._targets.get(url)
-        if target is None:
-            bare = url.copy_with(username=None, password=None) if url.userinfo else url
-            target = self._targets[url] = URL(str(bare), encoded=True)
-        return target
+        if url is self._last_url and self._last_target is not None:  # push sends one URL
+            return self._last_target
+        bare = url.copy_with(username=None, password=None) if url.userinfo else url
+        self._last_url, self._last_target = url, URL(str(bare), encoded=True)
+        return self._last_target
+
+    def _timeout(self, seconds: dict[str, float | None]) -> aiohttp.ClientTimeout:
+        """Return httpx's timeouts as aiohttp's (made once per distinct set)."""
+        key = (seconds.get("pool"), seconds.get("connect"), seconds.get("read"))
+        timeout = self._timeouts.get(key)
+        if timeout is None:
+            pool, connect, read = key
+            timeout = aiohttp.ClientTimeout(
+                total=None, connect=pool, sock_connect=connect, sock_read=read
+            )
+            self._timeouts[key] = timeout
+        return timeout
 
     def _open(self) -> aiohttp.ClientSession:
         if self._session is None:
