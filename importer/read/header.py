@@ -18,8 +18,8 @@ for a title: a header whose other names are blank looks just like a one-cell tit
 
 So a sheet's first row stays its header whenever it is as wide as most rows below it, whatever
 they hold: a data row of text is never taken for the header, and a true header never skipped.
-When no row qualifies, the first non-blank row is the header, as it always was (a title over a
-table of text alone may be missed that way: ``--header-row N`` names the row).
+When no row qualifies, the first non-blank row is the header, as it always was (a title block
+of wide rows stays where it is: ``--header-row N`` names the row).
 """
 
 from __future__ import annotations
