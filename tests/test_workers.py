@@ -28,6 +28,7 @@ from importer.ledger.work import BucketShape, SharedBucket, WorkItem, WorkQueue,
 from importer.lifecycle import Reason, RowOutcome, State
 from importer.payload import Record
 from tests.chaos_trials import ENV, Process, kill_9, sandbox, spawn, stored_records
+from tests.postgres_server import PostgresCluster
 
 ROWS = 5_000
 LEADS = "offergrid-leads"
@@ -89,9 +90,13 @@ def report_rows(out: Path) -> list[list[str]]:
         return list(csv.reader(handle))[1:]
 
 
+PASSWORD = "W0rker-Secret-9d2"
+
+
 @pytest.fixture
-def state(postgres_url: str) -> str:
-    return postgres_url
+def state(postgres_server: PostgresCluster) -> str:
+    """Return a fresh database's URL, with a password (the server trusts loopback)."""
+    return postgres_server.url(postgres_server.create_database(), password=PASSWORD)
 
 
 def test_three_workers_create_every_row_exactly_once(state: str, tmp_path: Path) -> None:
@@ -111,6 +116,8 @@ def test_three_workers_create_every_row_exactly_once(state: str, tmp_path: Path)
     assert sorted(int(row[0]) for row in rows) == list(range(2, ROWS + 2))
     assert all(log == "" for log in logs), logs
     assert drew_429s(outs) < ROWS // 100  # the shared bucket keeps the workers under the limit
+    for path in tmp_path.rglob("*"):  # the reports and the workers' output
+        assert not path.is_file() or PASSWORD.encode() not in path.read_bytes(), path
 
 
 def test_a_worker_killed_mid_run_loses_and_doubles_nothing(state: str, tmp_path: Path) -> None:
@@ -259,6 +266,25 @@ def _wait_until(check: Callable[[], bool], seconds: float = 120) -> bool:
             return False
         time.sleep(0.05)
     return True
+
+
+def test_only_a_planned_run_is_worked_on(state: str, tmp_path: Path) -> None:
+    sheet = tmp_path / "leads.csv"
+    write_leads(sheet, 3)
+    ran = subprocess.run(
+        [*PYTHON_IMPORTER, "run", str(sheet), "--vendor", LEADS, "--sandbox", "--state", state,
+         "--out", str(tmp_path / "out")],
+        capture_output=True, text=True, env=ENV, timeout=300, check=False,
+    )  # fmt: skip
+    assert ran.returncode == 0, ran.stderr
+    run_id = json.loads((tmp_path / "out" / "summary.json").read_text())["run_id"]
+    refused = subprocess.run(
+        [*PYTHON_IMPORTER, "work", run_id, "--state", state],
+        capture_output=True, text=True, env=ENV, timeout=300, check=False,
+    )  # fmt: skip
+    assert refused.returncode == 2
+    assert "was not planned for workers" in refused.stderr
+    assert PASSWORD not in refused.stderr + refused.stdout
 
 
 def test_a_planned_import_needs_a_postgres_ledger(tmp_path: Path) -> None:

@@ -537,6 +537,10 @@ def _book(
 # --- many workers: plan once, then `importer work` ------------------------------------------
 
 
+PLANNED = "planned_for_workers"
+"""The argument a planned run's history carries: only such a run is worked on by workers."""
+
+
 @dataclass(frozen=True, slots=True)
 class PlanResult:
     """What planning an import for workers did (nothing was sent)."""
@@ -598,7 +602,8 @@ def plan_for_workers(
             config.state_dir, vendor=contract.id, account=target.account, lock="shared"
         )
         resources.callback(ledger.close)
-        ledger.begin_run(_history(config, contract, sheet, run_id, ledger.account))
+        run = _history(config, contract, sheet, run_id, ledger.account)
+        ledger.begin_run(replace(run, arguments={**run.arguments, PLANNED: True}))
         planning = _Planning(
             contract=contract,
             plan=plan,

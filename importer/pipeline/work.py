@@ -29,12 +29,14 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from importer.contracts.contract import Contract, RateLimit, load_contract
+from importer.errors import ConfigError
 from importer.ledger.interface import Run
 from importer.ledger.postgres import PostgresLedger, open_run
 from importer.ledger.work import BucketShape, SharedBucket, WorkQueue, remaining
 from importer.lifecycle import Answer, Reason, RowOutcome, as_reported
 from importer.payload import Record
 from importer.pipeline.progress import NullObserver, Observer
+from importer.pipeline.run import PLANNED
 from importer.push.auth import credentials_from_env
 from importer.push.workers import Pusher, PushSettings
 from importer.redact import safe_url
@@ -130,6 +132,10 @@ async def work_async(
     with ExitStack() as resources:
         ledger, run = open_run(config.state, config.run_id, lock="shared")
         resources.callback(ledger.close)
+        if not run.arguments.get(PLANNED):
+            raise ConfigError(
+                f"run {config.run_id} was not planned for workers: `importer plan` plans one"
+            )
         contract = load_contract(run.vendor)
         base_url = config.base_url or str(run.arguments.get("base_url") or "")
         credentials = credentials_from_env(contract, env)
@@ -249,7 +255,7 @@ async def _drain(queue: WorkQueue, pusher: Pusher, config: WorkConfig, observer:
             if pending.qsize() >= width:
                 await asyncio.sleep(0.01)
                 continue
-            records, settled = await asyncio.to_thread(queue.lease, width)
+            records, settled = await asyncio.to_thread(queue.lease, width - pending.qsize())
             observer.rows_done(settled)
             for record in records:
                 pending.put_nowait(record)
