@@ -2,9 +2,9 @@
 
 Concurrency lives here and only here: ``PushSettings.concurrency`` workers on the event loop,
 and one writer thread for the books. Requests are ``httpx.Request`` objects sent through
-``importer.push.transport`` (httpx's transport API over one aiohttp connection pool, measured
-at about a third of the CPU a request of ``httpx.AsyncClient`` over httpcore costs; see
-``bench/push.py``), with one TLS context for the run.
+``importer.push.transport`` (httpx's transport API over one aiohttp connection pool: a third
+of the CPU a request of ``httpx.AsyncClient`` over httpcore costs, ``bench/transports.py``),
+with one TLS context for the run.
 
 The books (the ledger's bookkeeping) plug in as ``Books``, the rate limiter as ``PushHooks``;
 push itself knows neither. Group commit: every claim and outcome the workers queue while the
