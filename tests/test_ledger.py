@@ -33,6 +33,7 @@ from importer.ledger.interface import (
     Settlement,
 )
 from importer.lifecycle import InvalidMove, Known, Reason, RowOutcome, State, content_hash
+from tests.postgres_server import unavailable
 
 
 @pytest.fixture(params=["sqlite", "postgres"])
@@ -388,3 +389,14 @@ def test_no_ledger_in_an_empty_database_is_no_history(postgres_url: str) -> None
     assert open_history(postgres_url) is None
     with pytest.raises(Exception, match="no ledger at"):
         open_run(postgres_url, "run-1", lock=False)
+
+
+def test_without_a_server_the_postgres_tests_skip_unless_ci_is_set(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.delenv("CI", raising=False)
+    with pytest.raises(pytest.skip.Exception, match="no initdb"):
+        unavailable("no initdb")
+    monkeypatch.setenv("CI", "true")
+    with pytest.raises(pytest.fail.Exception, match="CI is set"):
+        unavailable("no initdb")
