@@ -84,3 +84,26 @@ def test_a_database_that_cannot_be_reached_is_one_line_and_exit_2(tmp_path: Path
 def _summary(out: Path) -> dict[str, Any]:
     summary: dict[str, Any] = json.loads((out / "summary.json").read_text(encoding="utf-8"))
     return summary
+
+
+def test_a_job_file_keeps_its_ledger_in_postgres_and_never_its_password(
+    postgres_server: PostgresCluster, tmp_path: Path
+) -> None:
+    url = postgres_server.url(postgres_server.create_database())  # the password: PGPASSWORD
+    sheet = SAMPLE_DATA / "leads.csv"
+    job = tmp_path / "jobs.toml"
+    job.write_text(
+        f'[job.leads]\nsheet = "{sheet}"\nvendor = "offergrid-leads"\nsandbox = true\n'
+        f'account = "demo"\nstate = "{url}"\nout = "reports/{{job}}"\n',
+        encoding="utf-8",
+    )
+    synced = invoke("sync", str(job))
+    assert synced.exit_code in {0, 1}, synced.output
+    listed = invoke("history", "--state", url, "--json")
+    assert [run["vendor"] for run in json.loads(listed.stdout)] == ["offergrid-leads"]
+    secret = url.replace("importer@", f"importer:{PASSWORD}@")
+    job.write_text(job.read_text(encoding="utf-8").replace(url, secret), encoding="utf-8")
+    refused = invoke("sync", str(job))
+    assert refused.exit_code == 2
+    assert "state carries a password" in refused.output
+    assert PASSWORD not in refused.output

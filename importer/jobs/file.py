@@ -4,7 +4,8 @@ A job file holds one ``[job.NAME]`` table per import, run in the order written, 
 ``[defaults]`` table whose keys every job takes unless it sets its own::
 
     [defaults]
-    state = "state"                      # the ledger (relative to this file's folder)
+    state = "state"                      # the ledger (relative to this file's folder, or a
+                                         # postgresql://USER@HOST/DB URL without password)
     out = "reports/{job}/{stamp}"        # one report folder per run
 
     [job.acme-leads]
@@ -30,6 +31,7 @@ from dataclasses import dataclass, field
 from difflib import get_close_matches
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 from importer.contracts.contract import RateLimit, load_all, load_contract, vendor_ids
 from importer.errors import JobFileError
@@ -40,6 +42,7 @@ from importer.jobs.secret_scan import (
     url_problem,
 )
 from importer.jobs.threshold import FailureThreshold, ThresholdError
+from importer.ledger import is_database_url
 from importer.push.workers import PushSettings
 
 NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,63}")
@@ -72,8 +75,9 @@ class Job:
     concurrency: int = PushSettings().concurrency
     rate_limit: RateLimit | None = None
     time_budget: float | None = None
-    state: Path | None = None
-    """The ledger's folder; None: the user's state folder (a temporary one with a sandbox)."""
+    state: Path | str | None = None
+    """The ledger's folder or PostgreSQL URL; None: the user's state folder (a temporary one
+    with a sandbox)."""
     out: str = ""
     """The report folder, absolute, with ``{job}``, ``{date}`` and ``{stamp}`` to fill."""
     credentials: Mapping[str, str] = field(default_factory=dict)
@@ -239,6 +243,15 @@ def _refuse_secret(
             "shown): keep credentials in environment variables and name them "
             "in credentials = {...}",
         )
+    if key == "state" and is_database_url(value):
+        parts = urlsplit(value.strip())
+        if parts.password is not None or parts.query:
+            raise where.error(
+                key_path,
+                "state carries a password or a query (not shown): give the database's URL "
+                "without them, and the password through PGPASSWORD or ~/.pgpass",
+            )
+        return
     problem = url_problem(value) if key == "base_url" else None
     if problem:
         raise where.error(
@@ -270,6 +283,12 @@ def _text(value: object, _: _Context) -> str:
 
 def _path(value: object, context: _Context) -> Path:
     return context.folder / Path(_text(value, context)).expanduser()
+
+
+def _state(value: object, context: _Context) -> Path | str:
+    """Return a ledger's folder (relative to the job file's), or a PostgreSQL URL as written."""
+    text = _text(value, context)
+    return text.strip() if is_database_url(text) else _path(text, context)
 
 
 def _flag(value: object, _: _Context) -> bool:
@@ -369,7 +388,7 @@ KEYS: Mapping[str, tuple[str, Convert]] = {
     "concurrency": ("concurrency", _concurrency),
     "rate_limit": ("rate_limit", _rate),
     "time_budget": ("time_budget", _seconds),
-    "state": ("state", _path),
+    "state": ("state", _state),
     "out": ("out", _out),
     "credentials": ("credentials", _credentials),
     "fail_if_failed_over": ("fail_if_failed_over", _threshold),
