@@ -1,0 +1,72 @@
+"""The throttle's timeline of send slots, on a clock the test moves by hand."""
+
+from __future__ import annotations
+
+import asyncio
+
+import pytest
+
+from importer.contracts.contract import RateLimit
+from importer.push import throttle
+from importer.push.throttle import PACE_SHARE, Throttle, _Slots
+
+
+class Clock:
+    """A monotonic clock that moves only when someone sleeps on it (or the test says)."""
+
+    def __init__(self) -> None:
+        self.now = 100.0
+        self.slept: list[float] = []
+
+    def monotonic(self) -> float:
+        return self.now
+
+    async def sleep(self, seconds: float) -> None:
+        self.slept.append(round(seconds, 6))
+
+
+@pytest.fixture
+def clock(monkeypatch: pytest.MonkeyPatch) -> Clock:
+    fake = Clock()
+    monkeypatch.setattr(throttle.time, "monotonic", fake.monotonic)
+    monkeypatch.setattr(throttle.asyncio, "sleep", fake.sleep)
+    return fake
+
+
+def test_waiting_takers_get_slots_an_interval_apart(clock: Clock) -> None:
+    slots = _Slots()
+
+    async def take_three() -> None:
+        for _ in range(3):
+            await slots.take(0.05)
+
+    asyncio.run(take_three())
+    assert clock.slept == [0.05, 0.1]  # the first goes at once; nobody waited on the clock
+
+
+def test_a_late_taker_pushes_no_later_slot_back_and_gets_no_burst(clock: Clock) -> None:
+    slots = _Slots()
+
+    async def go() -> None:
+        await slots.take(0.05)  # slot 100.00
+        await slots.take(0.05)  # slot 100.05 (sleeps 0.05)
+        clock.now = 100.07  # woke 20 ms late: the next slot is still 100.10
+        await slots.take(0.05)
+        clock.now = 101.0  # idle for a while: no credit, the next goes now, then an interval
+        await slots.take(0.05)
+        await slots.take(0.05)
+
+    asyncio.run(go())
+    assert clock.slept == [0.05, 0.03, 0.05]
+
+
+def test_the_strictest_documented_limit_sets_the_interval(clock: Clock) -> None:
+    limits = [RateLimit(requests=100, per_seconds=60), RateLimit(requests=10_000, per_seconds=3600)]
+    paced = Throttle(limits=limits, max_concurrency=4)
+
+    async def two() -> None:
+        await paced.before_attempt(None, 1)  # type: ignore[arg-type]
+        await paced.before_attempt(None, 1)  # type: ignore[arg-type]
+
+    asyncio.run(two())
+    assert clock.slept == [round(60 / (100 * PACE_SHARE), 6)]
