@@ -236,7 +236,7 @@ class Pusher:
         )
         self.stopped: StopReason | None = None
         self.seconds = 0.0
-        """Wall seconds spent in ``push``: from its first request to its last outcome counted."""
+        """Wall seconds spent in ``push``, summed over its calls (to its last outcome counted)."""
         self._heard_from_vendor = False
 
     @property
