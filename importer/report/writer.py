@@ -398,10 +398,11 @@ def _moving_note(run_id: str, previous: str | None) -> str:
     earlier = f"run {previous}'s" if previous else "an earlier run's"
     return (
         f"Run {run_id} {_MOVING} here at {_now()}.\n"
-        "If no importer is running, that run was stopped during the move: each of rows.csv,\n"
-        f"unknown.csv, report.xlsx, report.html and summary.json here may be run {run_id}'s or\n"
-        f"{earlier} (summary.json, report.xlsx and report.html name their run). Rebuild a whole\n"
-        "report from the ledger:\n"
+        "If no importer is running, that run was stopped during the move: each report file\n"
+        f"here ({', '.join(FILES)})\n"
+        f"may be run {run_id}'s or {earlier}\n"
+        "(summary.json, report.xlsx and report.html name their run). Rebuild a whole report\n"
+        "from the ledger:\n"
         f"  importer report --run {run_id} --out FOLDER [--state STATE_DIR]\n"
     )
 
