@@ -161,7 +161,10 @@ def test_a_signal_finishes_in_flight_requests_and_writes_the_report(
         process = importer_run(
             sheet, url, tmp_path / "state", tmp_path / "stopped", "--concurrency", "4"
         )
-        time.sleep(2.5)
+        # Signal once it is sending (its handler is in place by then), however slow the start.
+        deadline = time.monotonic() + 60
+        while not stored_emails(url) and time.monotonic() < deadline:
+            time.sleep(0.05)
         process.send_signal(signum)
         _, stderr = process.communicate(timeout=60)
         assert process.returncode == 2, stderr
