@@ -11,6 +11,7 @@ meaningless raises, and the CLI turns each into a one-line message and exit code
      │    ├── MappingError      no column (and no --set) for a required field
      │    └── JobFileError      a job file is not valid TOML, has an unknown key, or a secret
      ├── InputError             fix or re-export the file, then run again
+     ├── ReportError            free the disk (or fix --out), then rebuild the report
      └── VendorError            the vendor refused the whole run
           └── AuthError         401/403: the credential is wrong or lacks rights
 
@@ -51,6 +52,10 @@ class JobFileError(ConfigError):
 
 class InputError(ImporterError):
     """Raised when the input file cannot be read as a sheet."""
+
+
+class ReportError(ImporterError):
+    """Raised when the report cannot be written (a full disk); the ledger keeps every outcome."""
 
 
 class VendorError(ImporterError):

@@ -31,6 +31,7 @@ from importer.push.classify import classify_response, classify_transport_error
 from importer.push.workers import Pusher, PushSettings
 from importer.redact import REDACTED, Redactor, safe_url
 from importer.sandbox import EmbeddedSandbox, SandboxOptions, start_site
+from tests.conftest import stored_records
 
 SECRET = "sk-LEAK/7f3a+9c=Q"
 URL_PASSWORD = "pw-LEAK-91b2e"
@@ -386,3 +387,27 @@ def test_classify_redacts_vendor_text_and_never_keeps_a_refused_header(
     answer = classify_transport_error(refused, redact=redact)
     assert answer.verdict is Verdict.FATAL and answer.http_status is None
     assert "LEAK" not in answer.message and "refused to send a header value" in answer.message
+
+
+def test_a_crash_in_the_report_writer_leaks_nothing(
+    tmp_path: Path, keyed_contract: Contract, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    def disk_full(*_: object, **__: object) -> None:
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr("importer.report.writer.write_xlsx", disk_full)
+    with EmbeddedSandbox(keyed_contract, SandboxOptions(seed=7)) as sandbox:
+        root = tmp_path
+        (root / "sheet.csv").write_text(SHEET, encoding="utf-8")
+        args = ["run", str(root / "sheet.csv"), "--vendor", "offergrid-leads"]
+        args += ["--state", str(root / "state"), "--out", str(root / "out")]
+        args += ["--base-url", sandbox.base_url, "--log-format", "json", "--verbose"]
+        result = CliRunner().invoke(main, args, env=ENV)
+        sent = len(stored_records(sandbox.base_url))
+    assert sent > 0  # rows were sent before the report failed
+    assert result.exit_code == 2, outputs(result)
+    assert (root / "out" / "INCOMPLETE.txt").exists()
+    assert "No space left on device" in result.stdout + result.stderr
+    assert "importer report --run" in result.stdout + result.stderr
+    assert_nothing_leaked(tmp_path, *outputs(result))
+    assert_state_is_private(tmp_path)

@@ -37,7 +37,7 @@ from typing import IO, Any
 import numpy as np
 import pandas as pd
 
-from importer.errors import ConfigError
+from importer.errors import ConfigError, ReportError
 from importer.lifecycle import Reason, RowOutcome, Status
 from importer.locks import try_lock
 from importer.outcomes import ChunkOutcomes, OutcomeColumns, as_chunk_outcomes
@@ -211,8 +211,20 @@ class ReportWriter:
             The paths of the report files.
 
         Raises:
+            ReportError: If a file cannot be written (a full disk): the folder keeps its note
+                and the last complete report, and the ledger can rebuild this one.
             RuntimeError: If the writer was already finished or aborted.
         """
+        try:
+            return self._finish(meta)
+        except OSError as error:
+            raise ReportError(
+                f"cannot write the report into {self._out_dir}: {error.strerror or error}; "
+                f"every outcome is in the ledger: free the space, then run importer report "
+                f"--run {self._run_id} --out FOLDER [--state STATE_DIR] to rebuild it"
+            ) from None
+
+    def _finish(self, meta: Mapping[str, Any]) -> ReportFiles:
         if self._file is None:
             raise RuntimeError("the report is already closed")
         self._close_files()
