@@ -4,13 +4,13 @@ from __future__ import annotations
 
 import json
 import sys
-from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
 import click
 
 from importer.cli.console import EXIT_ABORTED, fail
+from importer.cli.params import sheet_options
 from importer.cli.run import _limit_options, _read_limits
 from importer.contracts.contract import load_contract
 from importer.errors import ImporterError
@@ -21,33 +21,7 @@ from importer.pipeline.run import RunConfig
 @click.command()
 @click.argument("sheet", type=click.Path(path_type=Path))
 @click.option("--vendor", required=True, help="Vendor id (see `importer vendors`).")
-@click.option(
-    "--mapping",
-    "mapping_file",
-    type=click.Path(path_type=Path),
-    help="YAML/JSON file mapping vendor fields to sheet columns (see --write-mapping).",
-)
-@click.option(
-    "--set",
-    "constants",
-    multiple=True,
-    metavar="FIELD=VALUE",
-    callback=lambda _ctx, _param, pairs: assignments(pairs),
-    help="Give FIELD the same VALUE on every row (repeatable).",
-)
-@click.option("--sheet", "sheet_name", help="Worksheet to read (default: the first).")
-@click.option(
-    "--header-row",
-    type=click.IntRange(min=1),
-    metavar="N",
-    help="The row that holds the header, as the spreadsheet numbers it (default: found "
-    "below any title rows).",
-)
-@click.option(
-    "--extras-to-open-object",
-    is_flag=True,
-    help="Send columns that fill no field into the vendor's open object (e.g. customFields).",
-)
+@sheet_options
 @click.option(
     "--rows",
     "preview_rows",
@@ -125,21 +99,6 @@ def inspect(  # noqa: PLR0917 (click passes every option)
             err=True,
         )
         sys.exit(EXIT_ABORTED)
-
-
-def assignments(pairs: Sequence[str]) -> dict[str, str]:
-    """Return ``FIELD=VALUE`` pairs as a dict.
-
-    Raises:
-        click.BadParameter: naming the pair that has no ``=`` or no field.
-    """
-    constants: dict[str, str] = {}
-    for pair in pairs:
-        field, sep, value = pair.partition("=")
-        if not sep or not field.strip():
-            raise click.BadParameter(f"needs FIELD=VALUE, got {pair!r}")
-        constants[field.strip()] = value
-    return constants
 
 
 def _as_dict(found: Inspection) -> dict[str, Any]:

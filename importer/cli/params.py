@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable, Sequence
 from pathlib import Path
+from typing import Any
 
 import click
 
@@ -81,3 +83,67 @@ state_option = click.option(
     "machine (the password: PGPASSWORD, ~/.pgpass or the URL; never shown).",
 )
 """The ``--state`` option every command that reads or writes the ledger takes."""
+
+
+def assignments(
+    _ctx: click.Context | None, _param: click.Parameter | None, pairs: Sequence[str]
+) -> dict[str, str]:
+    """Return ``--set FIELD=VALUE`` pairs as a dict (a click callback).
+
+    A pair with no ``=`` or no field ends the command with a one-line error (exit 2).
+    """
+    constants: dict[str, str] = {}
+    for pair in pairs:
+        field, sep, value = pair.partition("=")
+        if not sep or not field.strip():
+            fail(f"--set needs FIELD=VALUE, got {pair!r}")
+        constants[field.strip()] = value
+    return constants
+
+
+def sheet_options(command: Callable[..., Any]) -> Callable[..., Any]:
+    """Add the options that say how to read and map a sheet: run, inspect and plan share them.
+
+    The command receives ``constants`` (a dict), ``mapping_file``, ``sheet_name``,
+    ``header_row`` and ``extras_to_open_object``.
+    """
+    options = [
+        click.option(
+            "--set",
+            "constants",
+            multiple=True,
+            metavar="FIELD=VALUE",
+            callback=assignments,
+            help="Give FIELD the same VALUE on every row (repeatable); wins over a column.",
+        ),
+        click.option(
+            "--mapping",
+            "mapping_file",
+            type=click.Path(path_type=Path),
+            help="YAML/JSON file mapping vendor fields to sheet columns (importer inspect "
+            "--write-mapping writes one to start from).",
+        ),
+        click.option(
+            "--sheet",
+            "sheet_name",
+            metavar="NAME",
+            help="Worksheet of a workbook to read (default: the first visible one).",
+        ),
+        click.option(
+            "--header-row",
+            type=click.IntRange(min=1),
+            default=None,
+            metavar="N",
+            help="The row that names the columns, as the spreadsheet app numbers it (default: "
+            "found: the first row, unless rows above the table look like a title).",
+        ),
+        click.option(
+            "--extras-to-open-object",
+            is_flag=True,
+            help="Send columns that fill no field into the vendor's open object (e.g. "
+            "customFields), keyed by their header.",
+        ),
+    ]
+    for option in reversed(options):
+        command = option(command)
+    return command

@@ -3,13 +3,12 @@
 from __future__ import annotations
 
 import os
-from collections.abc import Sequence
 from pathlib import Path
 
 import click
 
 from importer.cli.console import fail
-from importer.cli.params import RateType, state_option
+from importer.cli.params import RateType, sheet_options, state_option
 from importer.contracts.contract import RateLimit
 from importer.errors import ImporterError
 from importer.ledger import state_shown
@@ -22,23 +21,7 @@ from importer.pipeline.run import RunConfig, plan_for_workers
 @click.option("--base-url", help="Vendor API base URL (default: the vendor's production URL).")
 @state_option
 @click.option("--account", help="Name the vendor account in the ledger (as for `run`).")
-@click.option(
-    "--set",
-    "constants",
-    multiple=True,
-    metavar="FIELD=VALUE",
-    help="Give FIELD the same VALUE on every row (repeatable).",
-)
-@click.option(
-    "--mapping",
-    "mapping_file",
-    type=click.Path(path_type=Path),
-    help="YAML/JSON file mapping vendor fields to sheet columns.",
-)
-@click.option("--sheet", "sheet_name", metavar="NAME", help="Worksheet of a workbook to read.")
-@click.option(
-    "--header-row", type=click.IntRange(min=1), default=None, metavar="N", help="The header row."
-)
+@sheet_options
 @click.option(
     "--rate-limit",
     type=RateType(),
@@ -47,18 +30,13 @@ from importer.pipeline.run import RunConfig, plan_for_workers
     "documented limit on its production URL, none elsewhere).",
 )
 @click.option("--resend-rejected", is_flag=True, help="Send again rows the vendor refused.")
-@click.option(
-    "--extras-to-open-object",
-    is_flag=True,
-    help="Send columns that fill no field into the vendor's open object.",
-)
 def plan(  # noqa: PLR0917 (click passes every option)
     sheet: Path,
     vendor: str,
     base_url: str | None,
     state_dir: Path | str | None,
     account: str | None,
-    constants: Sequence[str],
+    constants: dict[str, str],
     mapping_file: Path | None,
     sheet_name: str | None,
     header_row: int | None,
@@ -80,7 +58,7 @@ def plan(  # noqa: PLR0917 (click passes every option)
         out_dir=Path(os.devnull),  # no report: the worker that ends the run writes it
         base_url=base_url,
         state_dir=state_dir,
-        constants=_constants(constants),
+        constants=constants,
         mapping_file=mapping_file,
         sheet_name=sheet_name,
         header_row=header_row,
@@ -101,13 +79,3 @@ def plan(  # noqa: PLR0917 (click passes every option)
         f"start workers: importer work {planned.run_id} --state {state_shown(state_dir or '')}"
     )
     click.echo(planned.run_id)
-
-
-def _constants(pairs: Sequence[str]) -> dict[str, str]:
-    constants: dict[str, str] = {}
-    for pair in pairs:
-        field, sep, value = pair.partition("=")
-        if not sep or not field.strip():
-            fail(f"--set needs FIELD=VALUE, got {pair!r}")
-        constants[field.strip()] = value
-    return constants

@@ -21,7 +21,7 @@ from importer.cli.console import (
     credential_values,
     log_options,
 )
-from importer.cli.params import RateType, ThresholdType, state_option
+from importer.cli.params import RateType, ThresholdType, sheet_options, state_option
 from importer.contracts.contract import RateLimit, load_contract
 from importer.errors import ImporterError
 from importer.jobs.threshold import FailureThreshold
@@ -99,33 +99,7 @@ def _read_limits(values: Mapping[str, int | None]) -> ReadLimits:
     help="Name the vendor account in the ledger (default: the vendor's base URL, normalized: "
     "a rotated key, a trailing / or :443 is still the same account).",
 )
-@click.option(
-    "--set",
-    "constants",
-    multiple=True,
-    metavar="FIELD=VALUE",
-    help="Give FIELD the same VALUE on every row (repeatable).",
-)
-@click.option(
-    "--mapping",
-    "mapping_file",
-    type=click.Path(path_type=Path),
-    help="YAML/JSON file mapping vendor fields to sheet columns.",
-)
-@click.option(
-    "--sheet",
-    "sheet_name",
-    metavar="NAME",
-    help="Worksheet of a workbook to read (default: the first visible one).",
-)
-@click.option(
-    "--header-row",
-    type=click.IntRange(min=1),
-    default=None,
-    metavar="N",
-    help="The row that names the columns, as the spreadsheet app numbers it (default: found: "
-    "the first row, unless rows above the table look like a title).",
-)
+@sheet_options
 @click.option(
     "--concurrency",
     type=click.IntRange(1, 256),
@@ -156,12 +130,6 @@ def _read_limits(values: Mapping[str, int | None]) -> ReadLimits:
 )
 @click.option("--resend-unknown", is_flag=True, hidden=True)
 @click.option(
-    "--extras-to-open-object",
-    is_flag=True,
-    help="Send columns that fill no field into the vendor's open object (e.g. customFields), "
-    "keyed by their header.",
-)
-@click.option(
     "--fail-if-failed-over",
     type=ThresholdType(),
     default=None,
@@ -178,7 +146,7 @@ def run(  # noqa: PLR0917 (click passes every option)
     use_sandbox: bool,
     state_dir: Path | str | None,
     account: str | None,
-    constants: Sequence[str],
+    constants: dict[str, str],
     mapping_file: Path | None,
     sheet_name: str | None,
     header_row: int | None,
@@ -219,7 +187,7 @@ def run(  # noqa: PLR0917 (click passes every option)
         base_url=base_url,
         use_sandbox=use_sandbox,
         state_dir=state_dir,
-        constants=_constants(constants, console),
+        constants=constants,
         mapping_file=mapping_file,
         sheet_name=sheet_name,
         header_row=header_row,
@@ -387,13 +355,3 @@ def _files(files: ReportFiles) -> dict[str, str]:
     """Return the report's files by name (summary_json, rows_csv...), those written only."""
     paths = {name: getattr(files, name) for name in ReportFiles.__dataclass_fields__}
     return {name: str(path) for name, path in paths.items() if isinstance(path, Path)}
-
-
-def _constants(pairs: Sequence[str], console: Console) -> dict[str, str]:
-    constants: dict[str, str] = {}
-    for pair in pairs:
-        field, sep, value = pair.partition("=")
-        if not sep or not field.strip():
-            console.fail(f"--set needs FIELD=VALUE, got {pair!r}")
-        constants[field.strip()] = value
-    return constants
