@@ -1,4 +1,4 @@
-"""The throttle's timeline of send slots, on a clock the test moves by hand."""
+"""The throttle's timeline of send slots and its adaptive rate, on clocks the test moves."""
 
 from __future__ import annotations
 
@@ -8,7 +8,14 @@ import pytest
 
 from importer.contracts.contract import RateLimit
 from importer.push import throttle
-from importer.push.throttle import PACE_SHARE, Throttle, _Slots
+from importer.push.throttle import (
+    DECREASE,
+    HOLD_SHARE,
+    PACE_SHARE,
+    PROBE_STEP,
+    Throttle,
+    _Slots,
+)
 
 
 class Clock:
@@ -70,3 +77,34 @@ def test_the_strictest_documented_limit_sets_the_interval(clock: Clock) -> None:
 
     asyncio.run(two())
     assert clock.slept == [round(60 / (100 * PACE_SHARE), 6)]
+
+
+def test_after_a_429_the_pace_climbs_back_to_just_under_that_rate_and_holds() -> None:
+    aimd = Throttle(limits=[], max_concurrency=16)
+    now = 10.0
+    for step in range(20):  # the server accepted 20 in the last second...
+        aimd._succeeded(now - 0.9 + step * 0.04)
+    aimd._throttled(now, 1.0)  # ...then said no
+    assert aimd.rate == pytest.approx(20 * DECREASE)
+    paces = []
+    for step in range(2000):  # a minute of successes at the adaptive pace
+        aimd._succeeded(now + 1 + step * 0.03)
+        paces.append(aimd.rate or 0.0)
+    assert max(paces[:700]) == pytest.approx(20 * HOLD_SHARE)  # climbed back, held under it
+    assert paces[-1] == pytest.approx(20 * HOLD_SHARE * PROBE_STEP)  # then probed a step up
+
+
+def test_a_429_at_the_held_rate_lowers_the_ceiling_to_it() -> None:
+    aimd = Throttle(limits=[], max_concurrency=16)
+    for step in range(20):
+        aimd._succeeded(9.1 + step * 0.04)
+    aimd._throttled(10.0, 1.0)
+    for step in range(600):
+        aimd._succeeded(11 + step * 0.03)
+    held = aimd.rate
+    assert held == pytest.approx(20 * HOLD_SHARE)
+    aimd._throttled(40.0, 1.0)
+    assert aimd.rate == pytest.approx(held * DECREASE)
+    for step in range(600):
+        aimd._succeeded(41 + step * 0.03)
+    assert aimd.rate == pytest.approx(held * HOLD_SHARE)

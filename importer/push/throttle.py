@@ -3,9 +3,11 @@
 The vendor's documented limits (requests evenly spaced at 98% of the strictest limit) apply
 when the run talks to its production URL, or when ``--rate-limit`` asks. Whatever the limits,
 a 429 pauses every worker for the time the vendor asks, halves the requests allowed in flight
-and paces sends at an adaptive rate: first the rate the server was seen to accept, then cut on
-each further 429 (multiplicative decrease) and raised a little with every success (additive
-increase). A long run so settles just under the server's limit instead of bouncing off it.
+and paces sends at an adaptive rate. The rate at which the server said no is the ceiling: the
+pace drops below it (multiplicative decrease), climbs back with every success (additive
+increase) to just under it, and holds there; held long enough without a 429, it probes a
+little higher, so a limit raised meanwhile is found. A long run so settles just under the
+server's limit instead of bouncing off it.
 """
 
 from __future__ import annotations
@@ -24,7 +26,12 @@ PACE_SHARE = 0.98
 """A limit is paced at this share of its rate: at exactly the limit, a request delayed on its
 way and the next one on time can land in one window of the server's count (a 429: a pause)."""
 DECREASE = 0.85
-"""A further 429 cuts the adaptive rate to this fraction."""
+"""A 429 cuts the adaptive rate to this fraction of the ceiling."""
+HOLD_SHARE = 0.97
+"""The adaptive rate climbs back to this share of the ceiling, and holds."""
+PROBE_SECONDS = 30.0
+"""Held this long without a 429, the ceiling rises by PROBE_STEP."""
+PROBE_STEP = 1.02
 INCREASE_PER_SECOND = 0.5
 """Successes raise the adaptive rate by this many requests/s per second."""
 SEEN_SECONDS = 1.0
@@ -58,6 +65,9 @@ class Throttle:
         self._last_decrease = 0.0
         self._pause_cap = pause_cap_seconds
         self._rate: float | None = None
+        self._ceiling = 0.0
+        """The rate at which the server last said no (0: it never did)."""
+        self._held_since = 0.0
         self._successes: deque[float] = deque()
         self.throttled = 0
         """How many 429 answers the run drew."""
@@ -103,17 +113,26 @@ class Throttle:
             return  # one decrease per pause: the 429s of requests already in flight echo it
         self._last_decrease = now
         self._window = max(1.0, self._window / 2)
-        if self._rate is None:
-            self._rate = max(1.0, self._recent_successes(now) / SEEN_SECONDS)
-        else:
-            self._rate = max(0.1, self._rate * DECREASE)
+        if self._rate is None:  # the first: the rate the server was seen to accept
+            self._ceiling = max(1.0, self._recent_successes(now) / SEEN_SECONDS)
+        else:  # the rate in force was too much
+            self._ceiling = max(0.1, min(self._ceiling, self._rate))
+        self._rate = self._ceiling * DECREASE
+        self._held_since = now
 
     def _succeeded(self, now: float) -> None:
         self._window = min(self._max, self._window + 1 / self._window)
         self._successes.append(now)
         self._recent_successes(now)
-        if self._rate is not None:
-            self._rate += INCREASE_PER_SECOND / self._rate
+        if self._rate is None:
+            return
+        hold = self._ceiling * HOLD_SHARE
+        if self._rate < hold:
+            self._rate = min(hold, self._rate + INCREASE_PER_SECOND / self._rate)
+            self._held_since = now
+        elif now - self._held_since >= PROBE_SECONDS:
+            self._ceiling *= PROBE_STEP
+            self._held_since = now
 
     def _recent_successes(self, now: float) -> int:
         while self._successes and now - self._successes[0] > SEEN_SECONDS:
