@@ -33,6 +33,9 @@ FIELD_VALUE = re.compile(
 break, no leading or trailing blank."""
 FIELD_NAME = re.compile(rb"[!#$%&'*+\-.^_`|~0-9A-Za-z]+")
 CHUNK_BYTES = 64 * 1024
+GOOD_HEADERS_KEPT = 256
+"""Header lines already found legal, kept so they are not checked again (a signature or a
+timestamp differs on every request: only the first this many are kept)."""
 SMALL_BYTES = 64 * 1024
 """An answer of at most this many bytes (by its Content-Length) is read at once."""
 
@@ -57,6 +60,7 @@ class AiohttpTransport(httpx.AsyncBaseTransport):
         self._last_url: httpx.URL | None = None
         self._last_target: URL | None = None
         self._timeouts: dict[tuple[float | None, ...], aiohttp.ClientTimeout] = {}
+        self._good_headers: set[tuple[bytes, bytes]] = set()
         self._proxy: URL | None = None
         self._proxy_auth: aiohttp.BasicAuth | None = None
         if proxy_for is not None:
@@ -70,13 +74,13 @@ class AiohttpTransport(httpx.AsyncBaseTransport):
             httpx.TransportError: the subclass that says whether the request may have been
                 sent (see the module's docstring).
         """
-        headers = _checked_headers(request)
+        headers = self._checked_headers(request)
         try:
             answer = await self._open().request(
                 request.method,
                 self._target(request.url),
                 headers=headers,
-                data=request.content or None,
+                data=await request.aread() or None,
                 allow_redirects=False,
                 auto_decompress=False,  # httpx decodes the body by its content-encoding
                 proxy=self._proxy,
@@ -113,6 +117,25 @@ class AiohttpTransport(httpx.AsyncBaseTransport):
         if self._session is not None:
             await self._session.close()
             self._session = None
+
+    def _checked_headers(self, request: httpx.Request) -> list[tuple[str, str]]:
+        """Return the request's headers, refusing one HTTP/1.1 cannot carry before any is sent.
+
+        Raises:
+            httpx.LocalProtocolError: naming the header, never its value (a credential?).
+        """
+        checked = []
+        for name, value in request.headers.raw:
+            pair = (name, value)
+            if pair not in self._good_headers:  # most repeat on every request
+                if not FIELD_NAME.fullmatch(name) or not FIELD_VALUE.fullmatch(value):
+                    raise httpx.LocalProtocolError(
+                        f"illegal header value for {name.decode('latin-1')!r}", request=request
+                    )
+                if len(self._good_headers) < GOOD_HEADERS_KEPT:
+                    self._good_headers.add(pair)
+            checked.append((name.decode("latin-1"), value.decode("latin-1")))
+        return checked
 
     def _target(self, url: httpx.URL) -> URL:
         """Return ``url`` for aiohttp, without user or password (httpx made them a header)."""
@@ -166,22 +189,6 @@ class _Body(httpx.AsyncByteStream):
         # A body read to its end frees the connection for the next request; a body cut short
         # (a runaway answer) closes it.
         self._answer.release()
-
-
-def _checked_headers(request: httpx.Request) -> list[tuple[str, str]]:
-    """Return the request's headers, refusing one HTTP/1.1 cannot carry before anything is sent.
-
-    Raises:
-        httpx.LocalProtocolError: naming the header, never its value (it may be a credential).
-    """
-    checked = []
-    for name, value in request.headers.raw:
-        if not FIELD_NAME.fullmatch(name) or not FIELD_VALUE.fullmatch(value):
-            raise httpx.LocalProtocolError(
-                f"illegal header value for {name.decode('latin-1')!r}", request=request
-            )
-        checked.append((name.decode("latin-1"), value.decode("latin-1")))
-    return checked
 
 
 def httpx_error(error: BaseException, request: httpx.Request) -> httpx.TransportError:

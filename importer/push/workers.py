@@ -445,7 +445,7 @@ class Pusher:
                 self._contract.method,
                 self._url,
                 headers=self._request_headers(headers, len(content)),
-                content=content,
+                stream=httpx.ByteStream(content),  # as content=, without re-deriving its headers
                 extensions={"timeout": self._timeouts},
             )
         except ValueError as error:  # a header value is not ASCII: nothing was sent
