@@ -60,6 +60,7 @@ class Throttle:
         self._max = float(max_concurrency)
         self._window = float(max_concurrency)
         self._active = 0
+        self._waiting = 0
         self._changed = asyncio.Condition()
         self._resume_at = 0.0
         self._last_decrease = 0.0
@@ -86,9 +87,14 @@ class Throttle:
         """Wait out any pause, then for a slot in the window, the pace and each limit."""
         while (delay := self._resume_at - time.monotonic()) > 0:
             await asyncio.sleep(delay)
-        async with self._changed:
-            await self._changed.wait_for(lambda: self._active < self.window)
-            self._active += 1
+        if self._active >= self.window:
+            self._waiting += 1
+            try:
+                async with self._changed:
+                    await self._changed.wait_for(lambda: self._active < self.window)
+            finally:
+                self._waiting -= 1
+        self._active += 1
         if self._rate is not None:
             await self._adaptive_slots.take(1 / self._rate)
         if self._interval:
@@ -102,8 +108,9 @@ class Throttle:
             self._throttled(now, answer.retry_after)
         elif answer.http_status is not None:
             self._succeeded(now)
-        async with self._changed:
-            self._changed.notify_all()
+        if self._waiting:
+            async with self._changed:
+                self._changed.notify_all()
 
     def _throttled(self, now: float, retry_after: float | None) -> None:
         self.throttled += 1

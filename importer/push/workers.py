@@ -512,6 +512,8 @@ async def _read_capped(response: httpx.Response, limit: int) -> bytes:
     A cut JSON body no longer parses: its words are then shown raw (shortened), and a created
     record's id may be missing from the report.
     """
+    if response.is_stream_consumed:  # a small answer the transport read whole
+        return response.content[:limit]
     chunks: list[bytes] = []
     size = 0
     async for chunk in response.aiter_bytes():
