@@ -57,8 +57,8 @@ class AiohttpTransport(httpx.AsyncBaseTransport):
         self._ssl_context = ssl_context
         self._max_connections = max_connections
         self._session: aiohttp.ClientSession | None = None
-        self._last_url: httpx.URL | None = None
-        self._last_target: URL | None = None
+        self._last_url = ""
+        self._last_target = URL()
         self._timeouts: dict[tuple[float | None, ...], aiohttp.ClientTimeout] = {}
         self._good_headers: set[tuple[bytes, bytes]] = set()
         self._proxy: URL | None = None
@@ -139,10 +139,10 @@ class AiohttpTransport(httpx.AsyncBaseTransport):
 
     def _target(self, url: httpx.URL) -> URL:
         """Return ``url`` for aiohttp, without user or password (httpx made them a header)."""
-        if url is self._last_url and self._last_target is not None:  # push sends one URL
-            return self._last_target
-        bare = url.copy_with(username=None, password=None) if url.userinfo else url
-        self._last_url, self._last_target = url, URL(str(bare), encoded=True)
+        spelled = str(url)
+        if spelled != self._last_url:  # push sends to one URL: parsed once
+            bare = url.copy_with(username=None, password=None) if url.userinfo else url
+            self._last_url, self._last_target = spelled, URL(str(bare), encoded=True)
         return self._last_target
 
     def _timeout(self, seconds: dict[str, float | None]) -> aiohttp.ClientTimeout:
