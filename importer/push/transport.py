@@ -68,7 +68,7 @@ class AiohttpTransport(httpx.AsyncBaseTransport):
                 self._proxy, self._proxy_auth = get_env_proxy_for_url(URL(proxy_for))
 
     async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
-        """Send one request and return its response, its body still to be read.
+        """Send one request; return its response, its body read if small, else streamed.
 
         Raises:
             httpx.TransportError: the subclass that says whether the request may have been
