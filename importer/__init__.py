@@ -15,10 +15,11 @@ that cannot start raises an ``ImporterError`` (``ConfigError``, ``InputError``..
 are data: ``result.totals`` counts them and the report lists each with its reason.
 """
 
+from importer.config import RunConfig
 from importer.errors import ConfigError, ImporterError, InputError, MappingError
 from importer.pipeline.inspect import Inspection, inspect_sheet
 from importer.pipeline.progress import NullObserver, Observer
-from importer.pipeline.run import RunConfig, RunResult, run_import, run_import_async
+from importer.pipeline.run import RunResult, run_import, run_import_async
 from importer.push.workers import PushSettings
 from importer.read.limits import ReadLimits
 

@@ -28,10 +28,11 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from importer.config import RunConfig
 from importer.contracts.contract import Contract, FieldSpec, load_contract, split_list, vendor_ids
 from importer.mapping import apply_mapping, plan_mapping
 from importer.payload import build_records
-from importer.pipeline.run import RunConfig, run_import
+from importer.pipeline.run import run_import
 from importer.push.auth import Credentials, auth_headers
 from importer.push.classify import classify_response
 from importer.report.columns import REPORT_COLUMNS

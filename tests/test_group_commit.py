@@ -20,10 +20,11 @@ from pathlib import Path
 
 from aiohttp import web
 
+from importer.config import RunConfig
 from importer.contracts.contract import load_contract
 from importer.ledger.sqlite import LEDGER_FILE
 from importer.lifecycle import RowOutcome, State
-from importer.pipeline.run import RunConfig, run_import
+from importer.pipeline.run import run_import
 from importer.push.workers import PushSettings
 from importer.sandbox import EmbeddedSandbox, SandboxOptions
 from importer.sandbox.server import start_site

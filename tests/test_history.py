@@ -15,12 +15,13 @@ import pytest
 from click.testing import CliRunner, Result
 
 from importer.cli import main
+from importer.config import RunConfig
 from importer.contracts.contract import Contract
 from importer.ledger.interface import Run, RunRow
 from importer.ledger.sqlite import LEDGER_FILE, SqliteLedger, open_history
 from importer.lifecycle import Reason, RowOutcome, State
 from importer.pipeline.progress import NullObserver
-from importer.pipeline.run import RunConfig, RunResult, run_import
+from importer.pipeline.run import RunResult, run_import
 from importer.sandbox import EmbeddedSandbox, SandboxOptions
 from tests.conftest import SAMPLE_DATA
 

@@ -16,11 +16,12 @@ import pytest
 from click.testing import CliRunner
 
 from importer.cli import main
+from importer.config import RunConfig
 from importer.contracts.contract import load_contract
 from importer.ledger.interface import RunLocked
 from importer.ledger.sqlite import SqliteLedger
 from importer.lifecycle import account_of
-from importer.pipeline.run import RunConfig, RunResult, run_import
+from importer.pipeline.run import RunResult, run_import
 from importer.push.workers import PushSettings
 from importer.report.writer import INCOMPLETE
 from importer.sandbox import EmbeddedSandbox, SandboxOptions

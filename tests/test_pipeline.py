@@ -10,10 +10,11 @@ from pathlib import Path
 import pytest
 from openpyxl import Workbook
 
+from importer.config import RunConfig
 from importer.contracts.contract import RateLimit, load_contract
 from importer.errors import MappingError, MissingCredential
 from importer.lifecycle import Status
-from importer.pipeline.run import RunConfig, client_rate_limits, run_import
+from importer.pipeline.run import client_rate_limits, run_import
 from importer.push.workers import PushSettings
 from importer.sandbox import EmbeddedSandbox
 from tests.conftest import SAMPLE_DATA, stored_records

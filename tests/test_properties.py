@@ -9,8 +9,9 @@ from pathlib import Path
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from importer.config import RunConfig
 from importer.contracts.contract import load_contract
-from importer.pipeline.run import RunConfig, run_import
+from importer.pipeline.run import run_import
 from importer.push.workers import PushSettings
 from importer.sandbox import EmbeddedSandbox, SandboxOptions
 

@@ -16,8 +16,9 @@ from pathlib import Path
 
 import pytest
 
+from importer.config import RunConfig
 from importer.errors import InputError
-from importer.pipeline.run import RunConfig, run_import
+from importer.pipeline.run import run_import
 from importer.read import ReadLimits, Sheet, open_sheet
 from importer.read.limits import FLAGS
 from importer.read.sheet import CHUNK_CELLS

@@ -17,10 +17,11 @@ from typing import Any
 
 import pytest
 
+from importer.config import RunConfig
 from importer.contracts.contract import load_contract
 from importer.mapping import load_mapping_file
 from importer.pipeline.inspect import inspect_sheet
-from importer.pipeline.run import RunConfig, RunResult, run_import
+from importer.pipeline.run import RunResult, run_import
 from importer.sandbox import EmbeddedSandbox
 from tests.conftest import stored_records
 

@@ -10,9 +10,10 @@ import pytest
 from click.testing import CliRunner
 
 from importer.cli import main
+from importer.config import RunConfig
 from importer.errors import ConfigError
 from importer.jobs.retry import plan_retry
-from importer.pipeline.run import RunConfig, run_import
+from importer.pipeline.run import run_import
 from importer.sandbox import EmbeddedSandbox
 from tests.conftest import stored_records
 

@@ -16,11 +16,12 @@ import httpx
 import pandas as pd
 import pytest
 
+from importer.config import RunConfig
 from importer.contracts.contract import Contract, load_contract
 from importer.dedupe import Deduper
 from importer.mapping import apply_mapping, plan_mapping
 from importer.payload import build_records
-from importer.pipeline.run import RunConfig, run_import
+from importer.pipeline.run import run_import
 from importer.push.auth import Credentials, auth_headers
 from importer.push.classify import classify_response
 from importer.push.workers import PushSettings

@@ -12,10 +12,10 @@ import click
 from importer.cli.console import EXIT_ABORTED, fail
 from importer.cli.params import sheet_options
 from importer.cli.run import _limit_options, _read_limits
+from importer.config import RunConfig
 from importer.contracts.contract import load_contract
 from importer.errors import ImporterError
 from importer.pipeline.inspect import Inspection, inspect_sheet
-from importer.pipeline.run import RunConfig
 
 
 @click.command()

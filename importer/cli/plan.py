@@ -9,10 +9,11 @@ import click
 
 from importer.cli.console import fail
 from importer.cli.params import RateType, sheet_options, state_option
+from importer.config import RunConfig
 from importer.contracts.contract import RateLimit
 from importer.errors import ImporterError
 from importer.ledger import state_shown
-from importer.pipeline.run import RunConfig, plan_for_workers
+from importer.pipeline.run import plan_for_workers
 
 
 @click.command()

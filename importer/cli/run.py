@@ -22,12 +22,13 @@ from importer.cli.console import (
     log_options,
 )
 from importer.cli.params import RateType, ThresholdType, sheet_options, state_option
+from importer.config import RunConfig
 from importer.contracts.contract import RateLimit, load_contract
 from importer.errors import ImporterError
 from importer.jobs.threshold import FailureThreshold
 from importer.ledger import state_shown
 from importer.lifecycle import account_of
-from importer.pipeline.run import RunConfig, RunResult, run_import
+from importer.pipeline.run import RunResult, run_import
 from importer.push.workers import PushSettings
 from importer.read.limits import FLAGS, MIB, ReadLimits
 from importer.report.writer import ReportFiles

@@ -14,11 +14,11 @@ from dataclasses import dataclass, fields, replace
 from pathlib import Path
 from typing import Any
 
+from importer.config import RunConfig
 from importer.contracts.contract import RateLimit
 from importer.errors import ConfigError
 from importer.ledger import is_database_url
 from importer.lifecycle import Reason, Status
-from importer.pipeline.run import RunConfig
 from importer.push.workers import PushSettings
 from importer.read import ReadLimits
 

@@ -11,10 +11,10 @@ from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
 
+from importer.config import RunConfig
 from importer.errors import InputError, MissingCredential
 from importer.jobs.file import Job
 from importer.jobs.threshold import FailureThreshold
-from importer.pipeline.run import RunConfig
 from importer.push.workers import PushSettings
 
 _GLOB = re.compile(r"[*?[]")

@@ -17,6 +17,7 @@ from typing import Any
 
 import pandas as pd
 
+from importer.config import RunConfig
 from importer.contracts.contract import Contract
 from importer.dedupe import Deduper
 from importer.errors import InputError
@@ -30,7 +31,7 @@ from importer.mapping import (
 from importer.mapping.file import FieldRule, mapping_file_text
 from importer.mapping.plan import field_values
 from importer.payload import build_records
-from importer.pipeline.run import RunConfig, plan_import
+from importer.pipeline.run import plan_import
 from importer.read import Sheet
 from importer.validate import build_schema, validate_chunk
 

@@ -27,6 +27,7 @@ import pandas as pd
 import pandera.pandas as pa
 import platformdirs
 
+from importer.config import RunConfig
 from importer.contracts.contract import Contract, RateLimit, load_contract
 from importer.dedupe import Deduper
 from importer.errors import ConfigError, InputError, MappingError
@@ -49,48 +50,13 @@ from importer.payload import Record, build_records
 from importer.pipeline.progress import NullObserver, Observer
 from importer.push.auth import Credentials, credentials_from_env
 from importer.push.throttle import Throttle
-from importer.push.workers import Pusher, PushSettings
-from importer.read import Chunk, ReadLimits, Sheet, open_sheet
+from importer.push.workers import Pusher
+from importer.read import Chunk, Sheet, open_sheet
 from importer.redact import safe_url
 from importer.report.totals import Totals
 from importer.report.writer import ReportFiles, ReportWriter
 from importer.sandbox import EmbeddedSandbox
 from importer.validate import build_schema, validate_chunk
-
-
-@dataclass(frozen=True, slots=True, kw_only=True)
-class RunConfig:
-    """Everything one import needs, assembled once at the edge (the CLI or a caller)."""
-
-    sheet_path: Path
-    vendor: str
-    out_dir: Path
-    base_url: str | None = None
-    use_sandbox: bool = False
-    state_dir: Path | str | None = None
-    """Where the ledger lives: a folder, or a ``postgresql://`` URL (``importer.ledger``); None
-    means the user's state directory."""
-    constants: Mapping[str, str] = field(default_factory=dict)
-    mapping_file: Path | None = None
-    sheet_name: str | None = None
-    dry_run: bool = False
-    extras_to_open_object: bool = False
-    resend_rejected: bool = False
-    """Send again rows the vendor refused in an earlier run, even unchanged."""
-    account: str | None = None
-    """Name of the vendor account in the ledger; default: the vendor's normalized base URL."""
-    rate_limit: RateLimit | None = None
-    """A client-side limit that replaces the vendor's documented one."""
-    chunk_rows: int = 20_000
-    """Rows per chunk (fewer for a very wide sheet): pandera's cost per chunk made 5,000-row
-    chunks validate 2-3x slower (issue 9's profile), and 20,000 rows are still a few MB."""
-    push: PushSettings = field(default_factory=PushSettings)
-    limits: ReadLimits = field(default_factory=ReadLimits)
-    """What the input file may hold: its size, rows, columns, cells (see ReadLimits)."""
-    only_rows: frozenset[int] | None = None
-    """Import only these rows, by spreadsheet row number (a retry); None imports every row."""
-    header_row: int | None = None
-    """The sheet's header row number; None finds it (the first row, unless a title is above)."""
 
 
 @dataclass(frozen=True, slots=True)
