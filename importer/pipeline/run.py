@@ -9,13 +9,12 @@ is written chunk by chunk in input order.
 from __future__ import annotations
 
 import asyncio
-import signal
 import tempfile
 import time
 import uuid
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Mapping
 from concurrent.futures import ThreadPoolExecutor
-from contextlib import AsyncExitStack, ExitStack, contextmanager
+from contextlib import AsyncExitStack, ExitStack
 from dataclasses import asdict, dataclass, field, replace
 from datetime import UTC, datetime
 from pathlib import Path
@@ -48,6 +47,7 @@ from importer.mapping import (
 from importer.outcomes import ChunkOutcomes, SharedOutcome
 from importer.payload import Record, build_records
 from importer.pipeline.progress import NullObserver, Observer
+from importer.pipeline.signals import stop_on_signals
 from importer.push.auth import Credentials, credentials_from_env
 from importer.push.throttle import Throttle
 from importer.push.workers import Pusher
@@ -391,7 +391,7 @@ async def _stream(
                     on_outcome=lambda outcome: stages.observer.rows_done([outcome]),
                 )
             )
-            stack.enter_context(_stop_on_signals(stages.pusher, stages.observer))
+            stack.enter_context(stop_on_signals(_stopper(stages.pusher, stages.observer)))
         try:
             for read in sheet.chunks(config.chunk_rows):
                 stages.observer.rows_read(len(read.frame))
@@ -413,34 +413,14 @@ async def _stream(
         return stages.pusher.abort_reason if stages.pusher else None
 
 
-@contextmanager
-def _stop_on_signals(pusher: Pusher, observer: Observer) -> Iterator[None]:
-    """On the first SIGINT or SIGTERM stop sending, let requests in flight finish, report.
+def _stopper(pusher: Pusher, observer: Observer) -> Callable[[str], None]:
+    """Return what a signal does to a run: finish the requests in flight, then report."""
 
-    A second signal gets the default behaviour (the ledger is committed per outcome, so even
-    an abrupt end loses nothing).
-    """
-    loop = asyncio.get_running_loop()
-    signals = (signal.SIGINT, signal.SIGTERM)
-
-    def on_signal(signum: int) -> None:
-        name = signal.Signals(signum).name
+    def stop(name: str) -> None:
         observer.note(f"{name}: finishing the requests in flight, then writing the report")
         pusher.stop(Reason.ABORTED, f"the run was interrupted ({name})")
-        for each in signals:
-            loop.remove_signal_handler(each)
 
-    try:
-        for signum in signals:
-            loop.add_signal_handler(signum, on_signal, signum)
-    except (RuntimeError, ValueError):  # not the main thread: the caller handles signals
-        yield
-        return
-    try:
-        yield
-    finally:
-        for signum in signals:
-            loop.remove_signal_handler(signum)
+    return stop
 
 
 async def _process(chunk: Chunk, stages: _Stages) -> Mapping[int, RowOutcome]:

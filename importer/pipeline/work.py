@@ -17,14 +17,13 @@ from __future__ import annotations
 
 import asyncio
 import os
-import signal
 import socket
 import time
 import uuid
 from collections import deque
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
-from contextlib import ExitStack, contextmanager
+from contextlib import ExitStack
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -37,6 +36,7 @@ from importer.lifecycle import Answer, Reason, RowOutcome, as_reported
 from importer.payload import Record
 from importer.pipeline.progress import NullObserver, Observer
 from importer.pipeline.run import PLANNED
+from importer.pipeline.signals import stop_on_signals
 from importer.push.auth import credentials_from_env
 from importer.push.workers import Pusher, PushSettings
 from importer.redact import safe_url
@@ -163,7 +163,9 @@ async def work_async(
             hooks=[throttle],
             books=books,
         ) as pusher:
-            with _stop_on_signals(pusher):
+            with stop_on_signals(
+                lambda name: pusher.stop(Reason.ABORTED, f"the worker was interrupted ({name})")
+            ):
                 await _drain(queue, pusher, config, observer)
         result = WorkResult(
             config.run_id,
@@ -322,26 +324,3 @@ def _limits(run: Run, contract: Contract, base_url: str) -> list[RateLimit]:
     if production and safe_url(base_url).rstrip("/") == production:
         return list(contract.rate_limits)
     return []
-
-
-@contextmanager
-def _stop_on_signals(pusher: Pusher) -> Iterator[None]:
-    """On SIGINT or SIGTERM lease nothing more; rows in flight finish, the rest go back."""
-    loop = asyncio.get_running_loop()
-    signals = (signal.SIGINT, signal.SIGTERM)
-
-    def on_signal(signum: int) -> None:
-        name = signal.Signals(signum).name
-        pusher.stop(Reason.ABORTED, f"the worker was interrupted ({name})")
-
-    try:
-        for signum in signals:
-            loop.add_signal_handler(signum, on_signal, signum)
-    except (RuntimeError, ValueError):  # not the main thread: the caller handles signals
-        yield
-        return
-    try:
-        yield
-    finally:
-        for signum in signals:
-            loop.remove_signal_handler(signum)
