@@ -10,8 +10,7 @@ from typing import Any
 import click
 
 from importer.cli.console import EXIT_ABORTED, fail
-from importer.cli.params import sheet_options
-from importer.cli.run import _limit_options, _read_limits
+from importer.cli.params import limit_options, read_limits, sheet_options
 from importer.config import RunConfig
 from importer.contracts.contract import load_contract
 from importer.errors import ImporterError
@@ -38,7 +37,7 @@ from importer.pipeline.inspect import Inspection, inspect_sheet
     "for you to edit and pass back with --mapping.",
 )
 @click.option("--json", "as_json", is_flag=True, help="Print the preview as one JSON object.")
-@_limit_options
+@limit_options
 def inspect(  # noqa: PLR0917 (click passes every option)
     sheet: Path,
     vendor: str,
@@ -71,7 +70,7 @@ def inspect(  # noqa: PLR0917 (click passes every option)
         header_row=header_row,
         dry_run=True,
         extras_to_open_object=extras_to_open_object,
-        limits=_read_limits(limits),
+        limits=read_limits(limits),
     )
     try:
         found = inspect_sheet(config, preview_rows=preview_rows)

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -14,6 +14,7 @@ from importer.errors import ConfigError
 from importer.jobs.threshold import FailureThreshold, ThresholdError
 from importer.ledger import is_database_url
 from importer.pipeline.run import default_state_dir
+from importer.read.limits import FLAGS, MIB, ReadLimits
 
 
 class RateType(click.ParamType):  # type: ignore[type-arg]
@@ -147,3 +148,46 @@ def sheet_options(command: Callable[..., Any]) -> Callable[..., Any]:
     for option in reversed(options):
         command = option(command)
     return command
+
+
+_LIMITS = {
+    "max_file_bytes": (MIB, "Read no file larger than N MB"),
+    "max_unzipped_bytes": (
+        MIB,
+        "Refuse a workbook that unpacks to more than N MB; reading a sheet takes about twice "
+        "its unpacked size in memory",
+    ),
+    "max_zip_ratio": (1, "Refuse a workbook part compressed more than N to 1, like a zip bomb"),
+    "max_sheet_cells": (
+        1,
+        "Refuse a workbook sheet whose used range holds more than N cells; each takes about "
+        "90 bytes of memory",
+    ),
+    "max_rows": (1, "Read no row past row N"),
+    "max_columns": (1, "Refuse a header of more than N columns"),
+    "max_cell_chars": (1, "Fail a row with a cell of more than N characters"),
+    "max_row_chars": (1, "Fail a CSV row of more than N characters"),
+}
+"""The limits run and inspect can raise: ReadLimits field -> (its option's unit, help)."""
+
+
+def limit_options(command: Callable[..., Any]) -> Callable[..., Any]:
+    """Add one option per read limit, e.g. --max-cell-chars N, with its default in the help."""
+    defaults = ReadLimits()
+    for name, (scale, text) in reversed(_LIMITS.items()):
+        default = getattr(defaults, name) // scale
+        command = click.option(
+            FLAGS[name],
+            name,
+            type=click.IntRange(min=1),
+            default=None,
+            metavar="N",
+            help=f"{text} (default {default:,}).",
+        )(command)
+    return command
+
+
+def read_limits(values: Mapping[str, int | None]) -> ReadLimits:
+    """Return the read limits, raised where an option says so."""
+    given = {name: value * _LIMITS[name][0] for name, value in values.items() if value is not None}
+    return ReadLimits(**given)

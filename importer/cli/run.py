@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import os
 import sys
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -21,7 +21,14 @@ from importer.cli.console import (
     credential_values,
     log_options,
 )
-from importer.cli.params import RateType, ThresholdType, sheet_options, state_option
+from importer.cli.params import (
+    RateType,
+    ThresholdType,
+    limit_options,
+    read_limits,
+    sheet_options,
+    state_option,
+)
 from importer.config import RunConfig
 from importer.contracts.contract import RateLimit, load_contract
 from importer.errors import ImporterError
@@ -30,50 +37,7 @@ from importer.ledger import state_shown
 from importer.lifecycle import account_of
 from importer.pipeline.run import RunResult, run_import
 from importer.push.workers import PushSettings
-from importer.read.limits import FLAGS, MIB, ReadLimits
 from importer.report.writer import ReportFiles
-
-_LIMITS = {
-    "max_file_bytes": (MIB, "Read no file larger than N MB"),
-    "max_unzipped_bytes": (
-        MIB,
-        "Refuse a workbook that unpacks to more than N MB; reading a sheet takes about twice "
-        "its unpacked size in memory",
-    ),
-    "max_zip_ratio": (1, "Refuse a workbook part compressed more than N to 1, like a zip bomb"),
-    "max_sheet_cells": (
-        1,
-        "Refuse a workbook sheet whose used range holds more than N cells; each takes about "
-        "90 bytes of memory",
-    ),
-    "max_rows": (1, "Read no row past row N"),
-    "max_columns": (1, "Refuse a header of more than N columns"),
-    "max_cell_chars": (1, "Fail a row with a cell of more than N characters"),
-    "max_row_chars": (1, "Fail a CSV row of more than N characters"),
-}
-"""The limits `run` can raise: ReadLimits field -> (what one unit of its option is worth, help)."""
-
-
-def _limit_options(command: Callable[..., Any]) -> Callable[..., Any]:
-    """Add one option per read limit, e.g. --max-cell-chars N, with its default in the help."""
-    defaults = ReadLimits()
-    for name, (scale, text) in reversed(_LIMITS.items()):
-        default = getattr(defaults, name) // scale
-        command = click.option(
-            FLAGS[name],
-            name,
-            type=click.IntRange(min=1),
-            default=None,
-            metavar="N",
-            help=f"{text} (default {default:,}).",
-        )(command)
-    return command
-
-
-def _read_limits(values: Mapping[str, int | None]) -> ReadLimits:
-    """Return the read limits, raised where an option says so."""
-    given = {name: value * _LIMITS[name][0] for name, value in values.items() if value is not None}
-    return ReadLimits(**given)
 
 
 @click.command()
@@ -138,7 +102,7 @@ def _read_limits(values: Mapping[str, int | None]) -> ReadLimits:
     help="Exit with 3 when more rows failed than N, or than N% of the sheet's data rows.",
 )
 @log_options
-@_limit_options
+@limit_options
 def run(  # noqa: PLR0917 (click passes every option)
     sheet: Path,
     vendor: str,
@@ -198,7 +162,7 @@ def run(  # noqa: PLR0917 (click passes every option)
         account=account.strip() if account else None,
         rate_limit=rate_limit,
         push=PushSettings(concurrency=concurrency, max_run_seconds=time_budget),
-        limits=_read_limits(limits),
+        limits=read_limits(limits),
     )
     sys.exit(execute(config, console, env=os.environ, threshold=fail_if_failed_over).exit_code)
 
