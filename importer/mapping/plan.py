@@ -256,6 +256,8 @@ def apply_mapping(frame: pd.DataFrame, plan: MappingPlan, contract: Contract) ->
         mapped[path] = none_if_empty(
             normalize_text(pd.Series(value, index=frame.index, dtype=object))
         )
+    for path in plan.missing_required:  # a preview's plan: validation says "required"
+        mapped[path] = pd.Series(None, index=frame.index, dtype=object)
     return mapped
 
 

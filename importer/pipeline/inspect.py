@@ -11,8 +11,8 @@ from __future__ import annotations
 
 import re
 from collections import Counter
-from collections.abc import Mapping
-from dataclasses import dataclass, field
+from collections.abc import Iterable
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 import pandas as pd
@@ -21,19 +21,18 @@ from importer.config import RunConfig
 from importer.contracts.contract import Contract
 from importer.dedupe import Deduper
 from importer.errors import InputError
-from importer.lifecycle import Reason
+from importer.lifecycle import Reason, RowOutcome, State
 from importer.mapping import (
     MappingPlan,
-    apply_mapping,
     hold_back_misfits,
     sheet_cells,
 )
 from importer.mapping.file import FieldRule, mapping_file_text
 from importer.mapping.plan import field_values
 from importer.payload import build_records
-from importer.pipeline.run import plan_import
+from importer.pipeline.run import check_chunk, plan_import
 from importer.read import Sheet
-from importer.validate import build_schema, validate_chunk
+from importer.validate import build_schema
 
 __all__ = ["Inspection", "inspect_sheet"]
 
@@ -134,6 +133,7 @@ def inspect_sheet(config: RunConfig, *, preview_rows: int = 5) -> Inspection:
         contract.dedupe_key, unordered=[spec.path for spec in contract.fields if spec.as_set]
     )
     found = Inspection(contract.id, sheet, plan)
+    found.statuses.update(dict.fromkeys(("failed", "duplicate", "to send"), 0))
     header_plan = plan
     try:
         for index, read in enumerate(sheet.chunks(config.chunk_rows)):
@@ -143,18 +143,12 @@ def inspect_sheet(config: RunConfig, *, preview_rows: int = 5) -> Inspection:
                 found.samples = _samples(frame)
             found.rows += len(frame)
             _tally_refused(found, frame, header_plan, contract)
-            failed = _fail(found, read.malformed, Reason.MALFORMED_ROW.value)
-            mapped = apply_mapping(frame.drop(index=list(read.malformed)), plan, contract)
-            for path in plan.missing_required:
-                mapped[path] = None
-            validated = validate_chunk(mapped, schema)
-            failed += _fail(found, validated.failures)
-            deduped = deduper.split(validated.valid)
-            found.statuses["failed"] += failed
-            found.statuses["duplicate"] += len(deduped.duplicates)
-            found.statuses["to send"] += len(deduped.kept)
+            chunk = replace(read, frame=frame)
+            outcomes, kept = check_chunk(chunk, plan, contract, schema, deduper)
+            _tally(found, outcomes.values())
+            found.statuses["to send"] += len(kept)
             if len(found.preview) < preview_rows:
-                records = build_records(deduped.kept.head(preview_rows), contract)
+                records = build_records(kept.head(preview_rows), contract)
                 found.preview += [(record.source_row, record.body) for record in records]
                 del found.preview[preview_rows:]
     except InputError as error:
@@ -164,11 +158,18 @@ def inspect_sheet(config: RunConfig, *, preview_rows: int = 5) -> Inspection:
     return found
 
 
-def _fail(found: Inspection, failures: Mapping[int, str], reason: str | None = None) -> int:
-    for message in failures.values():
-        for part in message.split("; "):
-            found.reasons[reason or _without_value(part)] += 1
-    return len(failures)
+def _tally(found: Inspection, outcomes: Iterable[RowOutcome]) -> None:
+    """Count the rows a run would settle without sending them, and why each would fail."""
+    for outcome in outcomes:
+        if outcome.state is State.DUPLICATE:
+            found.statuses["duplicate"] += 1
+            continue
+        found.statuses["failed"] += 1
+        if outcome.reason is Reason.VALIDATION:
+            for part in outcome.message.split("; "):
+                found.reasons[_without_value(part)] += 1
+        else:
+            found.reasons[outcome.reason.value] += 1
 
 
 def _without_value(message: str) -> str:

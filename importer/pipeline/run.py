@@ -425,7 +425,7 @@ def _stopper(pusher: Pusher, observer: Observer) -> Callable[[str], None]:
 
 async def _process(chunk: Chunk, stages: _Stages) -> Mapping[int, RowOutcome]:
     """Take one chunk through map, validate, dedupe and push; return every row's outcome."""
-    outcomes, kept = _check(chunk, stages.plan, stages.contract, stages.schema, stages.deduper)
+    outcomes, kept = check_chunk(chunk, stages.plan, stages.contract, stages.schema, stages.deduper)
     if stages.pusher is None or stages.bookkeeper is None:  # no request bodies in a dry run
         rows = np.asarray(kept.index, dtype=np.int64)
         dry = SharedOutcome(rows, State.SKIPPED, Reason.DRY_RUN, "dry run: valid, not sent")
@@ -438,7 +438,7 @@ async def _process(chunk: Chunk, stages: _Stages) -> Mapping[int, RowOutcome]:
     return outcomes
 
 
-def _check(
+def check_chunk(
     chunk: Chunk,
     plan: MappingPlan,
     contract: Contract,
@@ -582,7 +582,7 @@ def _plan_chunk(config: RunConfig, chunk: Chunk, planning: _Planning, run_id: st
         chunk = _only(chunk, config.only_rows)
         if not len(chunk.frame):
             return
-    outcomes, kept = _check(
+    outcomes, kept = check_chunk(
         chunk, planning.plan, planning.contract, planning.schema, planning.deduper
     )
     to_send, outcomes = _book(chunk, kept, outcomes, planning.bookkeeper, planning)
