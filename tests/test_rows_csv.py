@@ -49,6 +49,15 @@ def test_neutralize_column_is_neutralize_of_each_value(values: list[str]) -> Non
     assert column.to_pylist() == [neutralize(value) for value in values]
 
 
+@settings(max_examples=100, deadline=None)
+@given(values=st.lists(text, max_size=30), skip=st.integers(0, 3))
+def test_neutralize_column_reads_a_slice_of_a_32_bit_string_array(
+    values: list[str], skip: int
+) -> None:
+    column = pa.array(["=pad", "dde(", "a|b!"][:skip] + values, pa.string()).slice(skip)
+    assert neutralize_column(column).to_pylist() == [neutralize(value) for value in values]
+
+
 def test_neutralize_column_defuses_every_known_payload() -> None:
     column = neutralize_column(pa.array(list(LIVE_PAYLOADS), pa.large_string()))
     assert column.to_pylist() == ["'" + payload for payload in LIVE_PAYLOADS]

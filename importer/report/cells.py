@@ -19,6 +19,8 @@ from __future__ import annotations
 
 import re
 
+import numpy as np
+import numpy.typing as npt
 import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
@@ -85,34 +87,88 @@ or CR first, a formula trigger or ``dde`` after characters that are neither lett
 (every character an app may skip is one of those), or the ``|`` of a remote reference. A value
 that starts with ``'`` is never changed."""
 
+_RISKY_FIRST = np.zeros(256, dtype=bool)
+_RISKY_FIRST[[*range(0x21), ord('"'), *b"=+-@", *range(0x7F, 0x100)]] = True
+"""First bytes of a value ``neutralize`` may change whatever follows: a blank, a control or
+non-ASCII character (every other blank, and the full-width and small-form triggers, are
+non-ASCII), a double quote, or a formula trigger. ``d`` and ``|`` are looked at apart."""
 
-_LIVE_FIRST = r"^[\t\r=+\-@\x{ff1d}\x{ff0b}\x{ff0d}\x{ff20}\x{fe66}\x{fe62}\x{fe63}\x{fe6b}]"
-"""What ``neutralize`` always defuses, in RE2 syntax: a formula trigger, tab or CR first."""
+_SURE_FIRST = np.zeros(256, dtype=bool)
+_SURE_FIRST[[*b"\t\r=+-@"]] = True
+"""First bytes that make ``neutralize`` quote a value whatever follows."""
+
+_D = np.zeros(256, dtype=bool)
+_D[[*b"dD", *range(0x80, 0x100)]] = True
+_E = np.zeros(256, dtype=bool)
+_E[[*b"eE", *range(0x80, 0x100)]] = True
 
 
 def neutralize_column(values: pa.Array) -> pa.Array:
     """Return ``neutralize`` of every value of an Arrow string array (no nulls).
 
-    Arrow's regex engine picks the values ``neutralize`` might change, and only those go
-    through it, one at a time: the result is exactly ``neutralize``'s, at a fraction of the
-    cost for the usual column where few values start like a formula.
+    The first bytes of each value (and whether it holds a ``|``) pick, with numpy, the few
+    values ``neutralize`` might change; a value that starts with a formula trigger is quoted
+    at once, and the rest of those are narrowed by Arrow's regex engine and then go through
+    ``neutralize`` one at a time. The result is exactly ``neutralize``'s, at a fraction of its
+    cost: a usual column costs one scan of its bytes for ``|`` and three bytes per value.
     """
-    maybe = pc.match_substring_regex(values, _MAYBE_LIVE)
-    if pc.any(maybe).as_py():
-        maybe = pc.and_(maybe, pc.invert(pc.starts_with(values, "'")))
-    if not pc.any(maybe).as_py():
+    sure, unsure = _quote_candidates(values)
+    if unsure.any():
+        positions = np.flatnonzero(unsure)
+        maybe = values.take(pa.array(positions))
+        regex = pc.match_substring_regex(maybe, _MAYBE_LIVE).to_numpy(zero_copy_only=False)
+        positions, texts = positions[regex], maybe.filter(pa.array(regex)).to_pylist()
+        live = np.array([_LIVE.match(text) is not None for text in texts], dtype=bool)
+        sure[positions[live]] = True
+    if not sure.any():
         return values
-    candidates = values.filter(maybe)
-    live = pc.match_substring_regex(candidates, _LIVE_FIRST)  # "+1 555 0100": no Python call
     quoted = pc.binary_join_element_wise(
-        pa.scalar("'", values.type), candidates, pa.scalar("", values.type)
+        pa.scalar("'", values.type), values.filter(pa.array(sure)), pa.scalar("", values.type)
     )
-    fixed = pc.if_else(live, quoted, candidates)
-    if not pc.all(live).as_py():
-        unsure = pc.invert(live)
-        by_hand = [neutralize(value) for value in candidates.filter(unsure).to_pylist()]
-        fixed = pc.replace_with_mask(fixed, unsure, pa.array(by_hand, values.type))
-    return pc.replace_with_mask(values, maybe, fixed)
+    return pc.replace_with_mask(values, pa.array(sure), quoted)
+
+
+def _quote_candidates(values: pa.Array) -> tuple[npt.NDArray[np.bool_], npt.NDArray[np.bool_]]:
+    """Return which values ``neutralize`` surely quotes, and which it might, by their bytes."""
+    starts, ends, data = string_bytes(values)
+    count = len(starts)
+    if not len(data):
+        return np.zeros(count, dtype=bool), np.zeros(count, dtype=bool)
+    filled = ends > starts
+    first = data[np.minimum(starts, len(data) - 1)]
+    first = np.where(filled, first, ord("'"))  # an empty value is never changed
+    sure = _SURE_FIRST[first]
+    unsure = _RISKY_FIRST[first] & ~sure
+    # "dde(" (any case): the second and third bytes say whether a "d" value may be one
+    second = data[np.minimum(starts + 1, len(data) - 1)]
+    third = data[np.minimum(starts + 2, len(data) - 1)]
+    unsure |= ((first | 0x20) == ord("d")) & (ends - starts >= 3) & _D[second] & _E[third]
+    pipes = np.flatnonzero(data[starts[0] : ends[-1]] == ord("|")) if count else np.empty(0)
+    if len(pipes):  # a remote reference, such as cmd|' /C calc'!A0
+        rows = np.unique(np.searchsorted(ends, pipes + starts[0], side="right"))
+        unsure[rows] |= first[rows] != ord("'")
+    return sure, unsure
+
+
+def string_bytes(
+    values: pa.Array,
+) -> tuple[npt.NDArray[np.int64], npt.NDArray[np.int64], npt.NDArray[np.uint8]]:
+    """Return where each value of an Arrow string array starts and ends in its bytes, and them.
+
+    No copy is made: the offsets and the bytes are the array's own buffers, seen by numpy.
+    """
+    width = np.int64 if pa.types.is_large_string(values.type) else np.int32
+    _, offsets_buffer, data_buffer = values.buffers()
+    offsets = np.frombuffer(offsets_buffer, dtype=width)[
+        values.offset : values.offset + len(values) + 1
+    ]
+    data = (
+        np.frombuffer(data_buffer, dtype=np.uint8)
+        if data_buffer is not None
+        else np.empty(0, np.uint8)
+    )
+    wide: npt.NDArray[np.int64] = offsets.astype(np.int64, copy=False)
+    return wide[:-1], wide[1:], data
 
 
 def csv_text(value: object) -> str:
