@@ -40,6 +40,7 @@ def build_records(frame: pd.DataFrame, contract: Contract) -> list[Record]:
     (``"; b"``) leaves that item without the field rather than shifting ``b`` to the first.
     """
     known = {spec.path: spec for spec in contract.fields}
+    frame = frame.astype(object).where(frame.notna(), None)  # missing values are left out
     records = []
     for source_row, values in zip(frame.index, frame.itertuples(index=False), strict=True):
         body: dict[str, Any] = {}

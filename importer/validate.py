@@ -11,8 +11,12 @@ import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 
+import numpy as np
+import numpy.typing as npt
 import pandas as pd
 import pandera.pandas as pa
+import pyarrow
+import pyarrow.compute as pc
 from email_validator import EmailNotValidError, validate_email
 
 from importer.contracts.contract import (
@@ -23,6 +27,7 @@ from importer.contracts.contract import (
     split_list,
     split_slots,
 )
+from importer.mapping.normalize import arrow_text
 
 EMAIL_RULE = "is not a valid email address"
 PLAIN_EMAIL_PATTERN = (
@@ -63,13 +68,41 @@ def email_problem(value: str) -> str | None:
 def valid_emails(values: pd.Series) -> pd.Series:
     """Return which values are valid email addresses, as ``email_problem`` would answer.
 
-    One regular expression clears the plain addresses of the whole column at once; only the
-    others (unusual, international or bad) go through email-validator one by one.
+    Arrow clears the plain addresses of the whole column at once (``plain_emails``); only the
+    others (unusual, international or bad) go through email-validator one by one. A missing
+    value passes: whether the field is required is another rule.
     """
-    passed = values.str.fullmatch(PLAIN_EMAIL_PATTERN, na=False).to_numpy(dtype=bool, copy=True)
+    missing = values.isna().to_numpy()
+    passed = plain_emails(arrow_text(values)).to_numpy(zero_copy_only=False)
+    passed |= missing
     rest = ~passed
     passed[rest] = [email_problem(text) is None for text in values.to_numpy()[rest]]
     return pd.Series(passed, index=values.index, dtype=bool)
+
+
+def plain_emails(text: pyarrow.Array) -> pyarrow.Array:
+    """Return which values ``PLAIN_EMAIL_PATTERN`` matches whole, computed by Arrow (RE2).
+
+    RE2 has no lookarounds, so the pattern's limits are tests of their own: the local part at
+    most 64 characters, each domain label at most 63, the address at most 254, and a TLD that
+    is not a special-use name.
+    """
+    shape = pc.match_substring_regex(text, _PLAIN_SHAPE)
+    too_long = pc.or_(
+        pc.greater(pc.utf8_length(text), 254),
+        pc.or_(
+            pc.match_substring_regex(text, r"^[^@]{65}"),
+            pc.match_substring_regex(text, r"[@.][A-Za-z0-9-]{64}"),
+        ),
+    )
+    special = pc.match_substring_regex(text, r"\.(?i:arpa|invalid|local|localhost|onion|test)$")
+    return pc.and_(shape, pc.invert(pc.or_(too_long, special)))
+
+
+_PLAIN_SHAPE = (
+    r"^[A-Za-z0-9!#$%&'*+/=?^_`{|}~-]+(?:\.[A-Za-z0-9!#$%&'*+/=?^_`{|}~-]+)*"
+    r"@(?:[A-Za-z0-9]+(?:-[A-Za-z0-9]+)*\.)+[A-Za-z]{2,63}$"
+)
 
 
 def is_email_field(spec: FieldSpec) -> bool:
@@ -100,13 +133,66 @@ def build_schema(contract: Contract) -> pa.DataFrameSchema:
 
 
 def validate_chunk(mapped: pd.DataFrame, schema: pa.DataFrameSchema) -> Validated:
-    """Validate a mapped chunk lazily and split it into valid rows and reasons per failed row."""
-    try:
-        schema.validate(mapped, lazy=True)
-    except pa.errors.SchemaErrors as errors:
-        failures = _messages(errors.failure_cases)
-        return Validated(mapped.drop(index=list(failures)), failures)
-    return Validated(mapped, {})
+    """Validate a mapped chunk lazily and split it into valid rows and reasons per failed row.
+
+    Every rule of the schema is run on the whole chunk: each column's ``nullable`` and its
+    checks (through pandera's own ``Check`` call, which leaves missing values out), then the
+    schema's checks of whole rows. pandera's ``validate(lazy=True)`` would give the same
+    verdicts, but it builds a frame of failure cases through several copies of the chunk, which
+    cost more than the checks themselves; here only the failed rows are put into words.
+    """
+    found = _Failures(mapped.index)
+    for path, column in schema.columns.items():
+        if path not in mapped:  # every column is optional in the frame (required=False)
+            continue
+        values = mapped[path]
+        if not column.nullable:
+            found.add(values.isna().to_numpy(), f"{path} is required")
+        for check in column.checks:
+            passed = check(values).check_output
+            failing = passed.index[~passed.to_numpy(dtype=bool)]
+            found.add_rows(failing, values, path, str(check.error))
+    for check in schema.checks:  # whole rows: the words name their own fields
+        passed = check(mapped).check_output.reindex(mapped.index, fill_value=True)
+        found.add(~passed.to_numpy(dtype=bool), str(check.error))
+    failures = found.messages()
+    if not failures:
+        return Validated(mapped, {})
+    return Validated(mapped[~found.failed], failures)
+
+
+class _Failures:
+    """The reasons found so far for a chunk's rows, in the order the rules ran."""
+
+    def __init__(self, index: pd.Index) -> None:
+        self._index = index
+        self.failed = np.zeros(len(index), dtype=bool)
+        self._reasons: list[tuple[npt.NDArray[np.intp], list[str]]] = []
+
+    def add(self, mask: npt.NDArray[np.bool_], reason: str) -> None:
+        """Give every row in ``mask`` the same reason."""
+        positions = np.flatnonzero(mask)
+        if len(positions):
+            self.failed[positions] = True
+            self._reasons.append((positions, [reason] * len(positions)))
+
+    def add_rows(self, rows: pd.Index, values: pd.Series, path: str, rule: str) -> None:
+        """Give each of ``rows`` (index labels) the reason that its value breaks ``rule``."""
+        if not len(rows):
+            return
+        positions = self._index.get_indexer(rows)
+        self.failed[positions] = True
+        cells = values.to_numpy(dtype=object)[positions]
+        self._reasons.append((positions, [_reason(path, rule, cell) for cell in cells]))
+
+    def messages(self) -> dict[int, str]:
+        """Return each failed row's reasons, joined with ``; ``, each reason once."""
+        reasons: dict[int, dict[str, None]] = {}
+        rows = self._index.to_numpy()
+        for positions, words in self._reasons:
+            for row, reason in zip(rows[positions].tolist(), words, strict=True):
+                reasons.setdefault(row, {})[reason] = None
+        return {row: "; ".join(parts) for row, parts in sorted(reasons.items())}
 
 
 Rule = tuple[Callable[[pd.Series], pd.Series], str]
@@ -239,21 +325,6 @@ def _count_slots(cell: object) -> int:
 
 def _count_filled(cell: object) -> int:
     return sum(1 for slot in split_slots(cell) if slot) if isinstance(cell, str) else 0
-
-
-def _messages(failure_cases: pd.DataFrame) -> dict[int, str]:
-    """Turn pandera's failure cases into one message per row, every reason included once."""
-    reasons: dict[int, dict[str, None]] = {}
-    cases = failure_cases[["schema_context", "index", "column", "check", "failure_case"]]
-    for context, row, column, rule, value in cases.itertuples(index=False, name=None):
-        if row is None or pd.isna(row):
-            continue
-        # A check of the whole row (an array's items) names its own fields in its words.
-        reason = (
-            str(rule) if context == "DataFrameSchema" else _reason(str(column), str(rule), value)
-        )
-        reasons.setdefault(int(row), {})[reason] = None
-    return {row: "; ".join(parts) for row, parts in reasons.items()}
 
 
 def _reason(column: str, rule: str, value: object) -> str:

@@ -304,7 +304,7 @@ def email_policy_ok(contract: Contract, mapped: pd.DataFrame) -> bool:
     """Return whether every email of the row passes the importer's email policy."""
     for spec in contract.fields:
         cell = mapped[spec.path].iloc[0] if spec.path in mapped else None
-        if not is_email_field(spec) or cell is None:
+        if not is_email_field(spec) or pd.isna(cell):
             continue
         values = split_list(cell) if spec.array else [cell]
         if any(email_problem(value) is not None for value in values):

@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
+import random
+
 import numpy as np
 import pandas as pd
+import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from importer import dedupe
 from importer.contracts.contract import split_list
 from importer.dedupe import Deduper, _DigestTable
 
@@ -156,3 +160,23 @@ def test_digest_table_remembers_first_rows_like_a_dict(
         kept, seen = table.first_rows(high, low, rows)
         assert kept.tolist() == [first[digest] for digest in unique]
         assert seen.tolist() == expected_seen
+
+
+def test_keys_past_the_memory_table_are_deduped_on_disk_the_same(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """A sheet with more keys than the memory table holds gets the same verdicts."""
+    rng = random.Random(5)
+    values = [
+        f"user{rng.randrange(3_000)}@x.io" if rng.random() > 0.1 else None for _ in range(6_000)
+    ]
+    frame = emails(*values)
+    sizes = [700]
+    expected = run_in_chunks(Deduper(["email"]), frame, sizes)
+    monkeypatch.setattr(dedupe, "MEMORY_SLOTS", 1 << 10)  # 682 keys, then the disk
+    deduper = Deduper(["email"])
+    kept, duplicates = run_in_chunks(deduper, frame, sizes)
+    assert deduper._spill is not None  # the disk table was used
+    deduper.close()
+    assert duplicates == expected[1] == reference(frame, ["email"], set())
+    assert kept.equals(expected[0])

@@ -16,7 +16,10 @@ from collections import Counter
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 
+import numpy as np
 import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
 
 from importer.contracts.contract import Contract, FieldSpec
 from importer.errors import ConfigError, MappingError
@@ -27,7 +30,14 @@ from importer.mapping.headers import (
     normalize_header,
     ranked_concept,
 )
-from importer.mapping.normalize import none_if_empty, normalize_text, normalize_values
+from importer.mapping.normalize import (
+    TEXT,
+    arrow_text,
+    none_if_empty,
+    normalize_text,
+    normalize_values,
+    text_series,
+)
 from importer.report.cells import strip_added_quotes
 from importer.report.columns import tool_columns
 
@@ -243,22 +253,25 @@ def sheet_cells(frame: pd.DataFrame, plan: MappingPlan) -> pd.DataFrame:
 
 
 def apply_mapping(frame: pd.DataFrame, plan: MappingPlan, contract: Contract) -> pd.DataFrame:
-    """Return the chunk as vendor fields: one column per mapped field, normalized, None if empty."""
-    mapped = pd.DataFrame(index=frame.index)
+    """Return the chunk as vendor fields: one column per mapped field, normalized, NaN if empty.
+
+    Each column has the ``TEXT`` dtype (pandas' Arrow-backed ``str``).
+    """
+    mapped: dict[str, pd.Series] = {}
     for path in plan.columns:
         mapped[path] = field_values(frame, plan, contract, path)
     for path, column in plan.extras.items():
         mapped[path] = none_if_empty(normalize_text(frame[column]))
     for path, value in plan.constants.items():
-        constant = pd.Series(value, index=frame.index, dtype=object)
+        constant = pd.Series(value, index=frame.index, dtype=TEXT)
         mapped[path] = normalize_values(constant, contract.field(path))
     for path, value in plan.extra_constants.items():
         mapped[path] = none_if_empty(
-            normalize_text(pd.Series(value, index=frame.index, dtype=object))
+            normalize_text(pd.Series(value, index=frame.index, dtype=TEXT))
         )
     for path in plan.missing_required:  # a preview's plan: validation says "required"
-        mapped[path] = pd.Series(None, index=frame.index, dtype=object)
-    return mapped
+        mapped[path] = pd.Series(np.nan, index=frame.index, dtype=TEXT)
+    return pd.DataFrame(mapped, index=frame.index)
 
 
 def field_values(
@@ -278,22 +291,32 @@ def field_values(
 
 def _joined(frame: pd.DataFrame, cols: Sequence[str]) -> pd.Series:
     """Return the columns' cells joined with a space, column-wise (First Name + Last Name)."""
-    values = frame[cols[0]]
-    for column in cols[1:]:
-        values = values.astype(str).str.cat(frame[column].astype(str), sep=" ")
-    return values
+    if len(cols) == 1:
+        return frame[cols[0]]
+    parts = [arrow_text(frame[column]) for column in cols]
+    separator = pa.scalar(" ", pa.large_string())
+    return text_series(pc.binary_join_element_wise(*parts, separator), frame.index)
 
 
 def _mapped_values(values: pd.Series, values_map: Mapping[str, str | None]) -> pd.Series:
-    """Replace each value the mapping file maps (compared trimmed, case-folded) by its value."""
+    """Replace each value the mapping file maps (compared trimmed, case-folded) by its value.
+
+    The map is looked up once per distinct value, not once per row.
+    """
     if not values_map:
         return values
-    keys = normalize_text(values).str.casefold()
-    hits = keys.isin(values_map.keys())
-    if not hits.any():
+    codes, uniques = pd.factorize(normalize_text(values))
+    found = [values_map.get(key.casefold(), _UNMAPPED) for key in uniques]
+    if all(value is _UNMAPPED for value in found):
         return values
-    replaced = keys[hits].map(lambda key: values_map[key] or "")
-    return values.astype(object).where(~hits, replaced)
+    replacement = np.array(
+        [None if value is _UNMAPPED else value or "" for value in found], dtype=object
+    )
+    picked = replacement[codes]
+    return values.astype(object).where(pd.isna(picked), picked)
+
+
+_UNMAPPED = object()
 
 
 def _notes(contract: Contract, constants: Mapping[str, str]) -> tuple[str, ...]:

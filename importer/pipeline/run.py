@@ -164,6 +164,7 @@ async def run_import_async(
             report=report,
             observer=observer,
         )
+        resources.callback(stages.deduper.close)
         if target is not None and ledger is not None:
             ledger.begin_run(_history(config, contract, sheet, run_id, ledger.account))
             _wrap_push(stages, config, target, run_id, ledger)
@@ -561,6 +562,7 @@ def plan_for_workers(
             bookkeeper=Bookkeeper(ledger, run_id=run_id, resend_rejected=config.resend_rejected),
             ledger=ledger,
         )
+        resources.callback(planning.deduper.close)
         observer.started(sheet.estimated_rows())
         for read in sheet.chunks(config.chunk_rows):
             observer.rows_read(len(read.frame))
