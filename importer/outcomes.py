@@ -55,6 +55,47 @@ class OutcomeColumns:
     attempts: npt.NDArray[np.int64]
 
 
+@dataclass(frozen=True, slots=True)
+class OutcomeGroups:
+    """The outcomes of a chunk's rows in frame order, as one group number per row.
+
+    The rows of a group share one outcome (a shared block's, or a single row's); each field of
+    the outcomes is a list with one item per group, so a column of the report is made once per
+    group and spread over the rows by their group numbers.
+    """
+
+    source_row: Rows
+    group: npt.NDArray[np.intp]
+    """Per row, the position of its outcome in the lists below."""
+    status: list[str]
+    reason: list[str]
+    message: list[str]
+    http_status: list[int | None]
+    vendor_id: list[str | None]
+    attempts: list[int]
+
+    @classmethod
+    def of(
+        cls, source_row: Rows, group: npt.NDArray[np.intp], outcomes: Sequence[RowOutcome]
+    ) -> OutcomeGroups:
+        """Return the groups whose outcomes are ``outcomes``, in order."""
+        return cls(
+            source_row=source_row,
+            group=group,
+            status=[STATUS_OF[outcome.state].value for outcome in outcomes],
+            reason=[outcome.reason.value for outcome in outcomes],
+            message=[outcome.message for outcome in outcomes],
+            http_status=[outcome.http_status for outcome in outcomes],
+            vendor_id=[outcome.vendor_id for outcome in outcomes],
+            attempts=[outcome.attempts for outcome in outcomes],
+        )
+
+    def rows_per_group(self) -> npt.NDArray[np.int64]:
+        """Return how many of the chunk's rows each group has (0 for a row not in the chunk)."""
+        counts: npt.NDArray[np.int64] = np.bincount(self.group, minlength=len(self.status))
+        return counts
+
+
 class ChunkOutcomes(Mapping[int, RowOutcome]):
     """Every row's outcome in a chunk: single ones by row, and shared ones in blocks."""
 
@@ -126,6 +167,26 @@ class ChunkOutcomes(Mapping[int, RowOutcome]):
             raise ValueError(f"no outcome for source rows {missing[:10]} ({len(missing)} in all)")
         return fields
 
+    def groups(self, index: pd.Index) -> OutcomeGroups:
+        """Return the outcomes of the rows of ``index``, in its order, as groups.
+
+        Raises:
+            ValueError: If a row of ``index`` has no outcome.
+        """
+        rows = np.asarray(index, dtype=np.int64)
+        group = np.full(len(rows), -1, dtype=np.intp)
+        for number, block in enumerate(self.shared):
+            _place(group, index, block.rows, np.array([number], dtype=np.intp))
+        if self.single:
+            keys = np.fromiter(self.single, dtype=np.int64, count=len(self.single))
+            numbers = np.arange(len(self.shared), len(self.shared) + len(keys), dtype=np.intp)
+            _place(group, index, keys, numbers)
+        if (group < 0).any():
+            missing = rows[group < 0].tolist()
+            raise ValueError(f"no outcome for source rows {missing[:10]} ({len(missing)} in all)")
+        shared = [block.one(int(block.rows[0])) for block in self.shared]
+        return OutcomeGroups.of(rows, group, [*shared, *self.single.values()])
+
     def _blocks(self) -> dict[int, int]:
         """Return which shared block holds each row (made once, for row-by-row readers)."""
         if self._block_of is None:
@@ -152,6 +213,18 @@ class _Values(ValuesView[RowOutcome]):
 def as_chunk_outcomes(outcomes: Mapping[int, RowOutcome]) -> ChunkOutcomes:
     """Return ``outcomes`` as ChunkOutcomes (single ones, when given a plain mapping)."""
     return outcomes if isinstance(outcomes, ChunkOutcomes) else ChunkOutcomes(outcomes)
+
+
+def _place(
+    group: npt.NDArray[np.intp], index: pd.Index, rows: Rows, numbers: npt.NDArray[np.intp]
+) -> None:
+    """Set ``group`` at the positions of ``rows`` in ``index`` (rows not in it are left out).
+
+    ``numbers`` holds one group number per row of ``rows``, or one for them all.
+    """
+    at = index.get_indexer(pd.Index(rows))
+    found = at >= 0
+    group[at[found]] = numbers if numbers.size == 1 else numbers[found]
 
 
 def _empty_columns(rows: Rows) -> OutcomeColumns:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import csv
 import json
+import sys
 import tempfile
 from collections import Counter
 from collections.abc import Mapping, Sequence
@@ -12,12 +13,14 @@ from typing import Any
 
 import openpyxl
 import pandas as pd
+import pyarrow as pa
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from importer.lifecycle import SOURCE_ROW, Reason, RowOutcome, State, Status
 from importer.report import xlsx
+from importer.report.totals import WHITESPACE, failure_problem, failure_problems
 from importer.report.writer import REPORT_COLUMNS, ReportFiles, ReportWriter, neutralize
 
 COLUMNS = ["name", "email", "note"]
@@ -347,3 +350,32 @@ def test_every_row_written_is_counted_once_and_lands_on_its_status_sheet(
             assert book[title].max_row - 1 == counts[title] == getattr(writer.totals, title)
         summary = json.loads(files.summary_json.read_text(encoding="utf-8"))
         assert summary["totals"]["rows"] == len(items)
+
+
+def test_whitespace_is_what_str_strip_takes_away() -> None:
+    everything = (chr(code) for code in range(sys.maxunicode + 1))
+    assert "".join(char for char in everything if char.isspace()) == WHITESPACE
+
+
+problem_text = st.one_of(
+    st.text(max_size=12),
+    st.lists(
+        st.sampled_from(["email", ": ", " (", "; ", "'x'", '"y', "'", " ", "\n", "\u3000", "é"]),
+        max_size=10,
+    ).map("".join),
+    st.text(alphabet="ab ", min_size=75, max_size=90),
+)
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    messages=st.lists(problem_text, min_size=1, max_size=10),
+    reason=st.sampled_from([Reason.VALIDATION, Reason.VENDOR_REJECTED]),
+)
+def test_failure_problems_of_a_column_are_each_rows_failure_problem(
+    messages: list[str], reason: Reason
+) -> None:
+    reasons = pa.array([reason.value] * len(messages), pa.large_string())
+    problems = failure_problems(reasons, pa.array(messages, pa.large_string()))
+    expected = [failure_problem(RowOutcome(2, State.FAILED, reason, text)) for text in messages]
+    assert problems.to_pylist() == expected

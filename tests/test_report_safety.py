@@ -213,12 +213,12 @@ def work_modes(monkeypatch: pytest.MonkeyPatch) -> list[dict[str, int]]:
     seen: list[dict[str, int]] = []
     real = report_writer.write_xlsx
 
-    def spy(target: Any, rows_csv: Path, *args: Any) -> None:
-        work = rows_csv.parent
+    def spy(target: Any, sheets: Any, *args: Any) -> None:
+        work = sheets.folder
         modes = {path.name: mode_of(path) for path in [work, *work.iterdir()]}
         modes[report_writer.INCOMPLETE] = mode_of(work.parent / report_writer.INCOMPLETE)
         seen.append(modes)
-        real(target, rows_csv, *args)
+        real(target, sheets, *args)
 
     monkeypatch.setattr("importer.report.writer.write_xlsx", spy)
     return seen

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import tempfile
+import zipfile
 from pathlib import Path
 from typing import Any
 from unittest.mock import patch
@@ -93,9 +94,13 @@ def written(
     files = writer.finish({"run_id": "run-1"})
     contents = {
         name: path.read_bytes()
-        for name in ("rows.csv", "unknown.csv", "to_fix.csv")
+        for name in ("rows.csv", "unknown.csv", "to_fix.csv", "report.html")
         if (path := files.rows_csv.parent / name).exists()
     }
+    for book in (files.report_xlsx, files.to_fix_xlsx):
+        if book is not None:
+            with zipfile.ZipFile(book) as package:
+                contents |= {f"{book.name}/{n}": package.read(n) for n in package.namelist()}
     return contents, totals
 
 
@@ -143,6 +148,12 @@ def test_shared_outcomes_are_a_mapping_like_a_dict(tmp_path: Path) -> None:
     assert columns.status.tolist() == ["skipped", "failed", "skipped", "skipped"]
     with pytest.raises(ValueError, match=r"no outcome for source rows \[6\]"):
         outcomes.columns(pd.Index([2, 6]))
+    groups = outcomes.groups(frame.index)
+    assert [groups.status[group] for group in groups.group] == columns.status.tolist()
+    assert [groups.message[group] for group in groups.group] == columns.message.tolist()
+    assert groups.rows_per_group().tolist() == [3, 1]
+    with pytest.raises(ValueError, match=r"no outcome for source rows \[6\]"):
+        outcomes.groups(pd.Index([2, 6]))
     writer = ReportWriter(tmp_path, COLUMNS, run_id="run-1")
     with column_wise():
         writer.write(frame, outcomes)
@@ -178,8 +189,8 @@ def test_only_a_chunk_of_min_rows_or_more_is_written_column_wise(tmp_path: Path)
     )
     outcomes = {row: outcome(row, row % len(OUTCOMES)) for row in rows}
     short = frame.iloc[1:]
-    assert rowscsv.chunk_lines(short, ChunkOutcomes(outcomes).columns(short.index)) is None
-    assert rowscsv.chunk_lines(frame, ChunkOutcomes(outcomes).columns(frame.index)) is not None
+    assert rowscsv.chunk_lines(short, ChunkOutcomes(outcomes).groups(short.index)) is None
+    assert rowscsv.chunk_lines(frame, ChunkOutcomes(outcomes).groups(frame.index)) is not None
     by_row, _ = written(tmp_path / "rows", [(frame, outcomes)], by_row=True)
     writer = ReportWriter(tmp_path / "chunk", COLUMNS, run_id="run-1")
     writer.write(frame, outcomes)

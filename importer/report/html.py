@@ -10,9 +10,9 @@ Every value from the sheet, the vendor or the summary is HTML-escaped, and none 
 inside the script: the filter reads the table's text from the DOM. ``#filter=words`` in the
 page's address filters the table, so a filtered view can be shared.
 
-rows.csv is read column-wise: a first pass reads only the status column to find the rows to
-show, a second reads every column of just those rows, so a run of a million rows gives a page
-of a few megabytes at most.
+The table's rows are gathered while rows.csv is written (``TableRows``): only the first rows it
+shows are kept, so a run of a million rows gives a page of a few megabytes at most, and
+rows.csv is never read back.
 """
 
 from __future__ import annotations
@@ -28,6 +28,8 @@ from typing import IO, Any
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
 
 from importer.lifecycle import Reason, Status
 from importer.report.cells import neutralize
@@ -227,89 +229,81 @@ class _Table:
 
     header: list[str]
     rows: pd.DataFrame
+    """The listed rows' fields, in rows.csv's column positions (0, 1, ...)."""
     matched: int
     sheet_columns: int
 
 
-def write_html(target: IO[bytes], rows_csv: Path, meta: Mapping[str, Any], totals: Totals) -> None:
-    """Build report.html into ``target`` from the summary and rows.csv.
+class TableRows:
+    """The rows report.html's table lists, gathered while rows.csv is written.
+
+    They are the first ``TABLE_ROW_LIMIT`` failed or conflicted rows, their first
+    ``TABLE_SHEET_COLUMNS`` sheet columns, copied out of each batch (never a view that would
+    keep the batch alive), and a count of every such row.
+    """
+
+    def __init__(self, header: Sequence[str]) -> None:
+        """Start gathering the rows of a rows.csv with ``header``."""
+        self._header = [str(name) for name in header]
+        self._width = min(len(self._header), _OWN_COLUMNS + TABLE_SHEET_COLUMNS)
+        self._batches: list[list[pa.Array]] = []
+        self._kept = 0
+        self.matched = 0
+        """How many failed or conflicted rows there were in all."""
+
+    def add(self, fields: Sequence[pa.Array]) -> None:
+        """Look at a batch of rows.csv's rows, given as its columns of text, in input order."""
+        if not len(fields) or not len(fields[0]):
+            return
+        statuses = pa.array(TABLE_STATUSES, fields[1].type)
+        hits = np.flatnonzero(pc.is_in(fields[1], value_set=statuses).to_numpy(False))
+        self.matched += len(hits)
+        wanted = hits[: max(TABLE_ROW_LIMIT - self._kept, 0)]  # read at run time: tests lower it
+        if len(wanted):
+            at = pa.array(wanted)
+            self._batches.append([column.take(at) for column in fields[: self._width]])
+            self._kept += len(wanted)
+
+    def table(self) -> _Table:
+        """Return the gathered rows as the table lists them."""
+        if self._batches:
+            columns = zip(*self._batches, strict=True)
+            rows = pd.DataFrame(
+                {n: pa.concat_arrays(parts).to_pylist() for n, parts in enumerate(columns)},
+                dtype=object,
+            )
+        else:
+            rows = pd.DataFrame(columns=list(range(self._width)), dtype=str)
+        sheet_columns = max(len(self._header) - _OWN_COLUMNS, 0)
+        return _Table(self._header[: self._width], rows, self.matched, sheet_columns)
+
+
+def write_html(
+    target: IO[bytes], table: TableRows, meta: Mapping[str, Any], totals: Totals
+) -> None:
+    """Build report.html into ``target`` from the summary and the rows gathered for its table.
 
     Args:
         target: The open file to write the page into.
-        rows_csv: The finished rows.csv.
+        table: The failed and conflicted rows, gathered while rows.csv was written.
         meta: The summary's facts (run id, vendor, mapping, unmapped columns, notes...).
         totals: The counts per status and per reason.
     """
-    table = _read_table(rows_csv)
+    listed = table.table()
     page = "".join(
         [
             *_head(meta),
             *_overview(meta, totals),
             *_chart(totals),
-            *_reasons(totals, table),
+            *_reasons(totals, listed),
             *_problems(totals),
             *_mapping(meta),
-            *_rows_table(table),
+            *_rows_table(listed),
             "</main>\n",
             f"<script>{_SCRIPT}</script>\n</body>\n</html>\n",
         ]
     )
     target.write(page.encode("utf-8", "replace"))
-
-
-# --- reading rows.csv -----------------------------------------------------------------------
-
-_CSV_OPTIONS: Mapping[str, Any] = {
-    "encoding": "utf-8-sig",
-    "header": None,
-    "dtype": str,
-    "keep_default_na": False,
-    "na_filter": False,
-}
-
-
-def _read_table(rows_csv: Path) -> _Table:
-    """Find the failed and conflicted rows by their status column, then read just those."""
-    names = [str(name) for name in pd.read_csv(rows_csv, nrows=1, **_CSV_OPTIONS).iloc[0]]
-    wanted: list[int] = []
-    matched = 0
-    read_rows = 0
-    for statuses in _status_chunks(rows_csv):
-        hits = np.flatnonzero(statuses.isin(TABLE_STATUSES).to_numpy())
-        matched += len(hits)
-        if len(wanted) < TABLE_ROW_LIMIT:
-            wanted.extend((hits[: TABLE_ROW_LIMIT - len(wanted)] + read_rows + 1).tolist())
-        read_rows += len(statuses)
-    shown = list(range(min(len(names), _OWN_COLUMNS + TABLE_SHEET_COLUMNS)))
-    rows = _read_lines(rows_csv, wanted, shown)
-    return _Table(names[: len(shown)], rows, matched, max(len(names) - _OWN_COLUMNS, 0))
-
-
-def _status_chunks(rows_csv: Path) -> Iterator[pd.Series]:
-    """Yield rows.csv's status column in chunks, reading no other column."""
-    try:
-        chunks = pd.read_csv(rows_csv, usecols=[1], skiprows=1, chunksize=200_000, **_CSV_OPTIONS)
-    except pd.errors.EmptyDataError:  # a header and no rows
-        return
-    with chunks:
-        for chunk in chunks:
-            yield chunk[1]
-
-
-def _read_lines(rows_csv: Path, lines: Sequence[int], columns: Sequence[int]) -> pd.DataFrame:
-    """Read the given records of rows.csv (0 is its header), stopping after the last."""
-    if not lines:
-        return pd.DataFrame(columns=list(columns), dtype=str)
-    keep = frozenset(lines)
-    last = lines[-1]
-    frame: pd.DataFrame = pd.read_csv(
-        rows_csv,
-        usecols=list(columns),
-        skiprows=lambda line: line <= last and line not in keep,
-        nrows=len(lines),
-        **_CSV_OPTIONS,
-    )
-    return frame
 
 
 # --- the page's parts -----------------------------------------------------------------------

@@ -6,11 +6,22 @@ import re
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 
+import numpy as np
+import numpy.typing as npt
+import pyarrow as pa
+import pyarrow.compute as pc
+
 from importer.lifecycle import RowOutcome, Status
 
 _CLAUSE_END = re.compile(r" \(|; ")
 _QUOTED = re.compile(r"'[^']*'|\"[^\"]*\"")
 PROBLEM_CHARS = 80
+
+WHITESPACE = (
+    "\t\n\x0b\x0c\r\x1c\x1d\x1e\x1f \x85\xa0\u1680\u2000\u2001\u2002\u2003\u2004\u2005"
+    "\u2006\u2007\u2008\u2009\u200a\u2028\u2029\u202f\u205f\u3000"
+)
+"""Every character ``str.strip()`` takes away (``str.isspace``), for Arrow's trim kernels."""
 
 
 @dataclass(slots=True)
@@ -47,6 +58,41 @@ class Totals:
             raise ValueError("failed rows are counted one by one, each with its problem")
         setattr(self, status.value, getattr(self, status.value) + count)
         self.by_reason[reason] = self.by_reason.get(reason, 0) + count
+
+    def add_groups(
+        self,
+        status: pa.Array,
+        reason: pa.Array,
+        message: pa.Array,
+        rows: npt.NDArray[np.int64],
+    ) -> None:
+        """Count groups of rows at once: ``rows[i]`` rows of ``status[i]`` and ``reason[i]``.
+
+        A failed group's rows are counted under its problem too (``failure_problems`` of its
+        ``message``), as ``add`` counts one failed row.
+        """
+        groups = pa.table({"status": status, "reason": reason, "rows": rows})
+        counted = groups.group_by(["status", "reason"], use_threads=False).aggregate(
+            [("rows", "sum")]
+        )
+        for shown, code, count in zip(*counted.to_pydict().values(), strict=True):
+            if count:
+                name = Status(shown).value
+                setattr(self, name, getattr(self, name) + count)
+                self.by_reason[code] = self.by_reason.get(code, 0) + count
+        failed = pc.equal(status, Status.FAILED.value)
+        if not pc.any(failed).as_py():
+            return
+        problems = pa.table(
+            {
+                "problem": failure_problems(reason.filter(failed), message.filter(failed)),
+                "rows": pa.array(rows).filter(failed),
+            }
+        )
+        counted = problems.group_by("problem", use_threads=False).aggregate([("rows", "sum")])
+        for problem, count in zip(*counted.to_pydict().values(), strict=True):
+            if count:
+                self.failures[problem] = self.failures.get(problem, 0) + count
 
     def top_failures(self, count: int | None = 5) -> list[tuple[str, int]]:
         """Return the ``count`` most frequent problems of failed rows (None: all), with counts."""
@@ -85,3 +131,21 @@ def failure_problem(outcome: RowOutcome) -> str:
     if len(text) > PROBLEM_CHARS:
         text = text[: PROBLEM_CHARS - 1].rstrip() + "…"
     return f"{outcome.reason.value}: {text}" if text else outcome.reason.value
+
+
+_CLAUSE_END_RE2 = r"(?s)(?: \(|; ).*"
+"""``_CLAUSE_END`` and all after it, in RE2 syntax."""
+
+
+def failure_problems(reasons: pa.Array, messages: pa.Array) -> pa.Array:
+    """Return ``failure_problem`` of many failed rows at once, by their reasons and messages."""
+    text = pc.replace_substring_regex(messages, _CLAUSE_END_RE2, "", max_replacements=1)
+    text = pc.replace_substring_regex(text, _QUOTED.pattern, "\u2026")
+    text = pc.utf8_rtrim(pc.utf8_trim(text, WHITESPACE), ":")
+    head = pc.utf8_rtrim(pc.utf8_slice_codeunits(text, 0, PROBLEM_CHARS - 1), WHITESPACE)
+    cut = pc.binary_join_element_wise(
+        head, pa.scalar("\u2026", text.type), pa.scalar("", text.type)
+    )
+    text = pc.if_else(pc.greater(pc.utf8_length(text), PROBLEM_CHARS), cut, text)
+    named = pc.binary_join_element_wise(reasons.cast(text.type), text, pa.scalar(": ", text.type))
+    return pc.if_else(pc.equal(text, ""), reasons.cast(text.type), named)

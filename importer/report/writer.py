@@ -1,9 +1,12 @@
 """Write the reconciliation report, so that what ``--out`` holds is never a lie.
 
-``rows.csv`` is streamed while the run goes, one line per input row, so a run of a million rows
-never holds its report in memory; ``finish`` then writes ``summary.json``, builds
-``report.xlsx`` from ``rows.csv``, and, when some rows' outcome is unknown, ``unknown.csv`` for
-a person to fill in and pass to ``importer settle``.
+``rows.csv`` is streamed while the run goes, one line per input row, a chunk at a time, so a run
+of a million rows never holds its report in memory; beside it, ``to_fix.csv`` gets the failed
+rows and, when some rows' outcome is unknown, ``unknown.csv`` gets them for a person to fill in
+and pass to ``importer settle``. The rows the workbooks and the page show are taken from the same
+fields as they are written: report.xlsx's and to_fix.xlsx's sheet XML is spooled aside
+(``xlsx.ReportSheets``), and report.html's table keeps its first rows (``html.TableRows``).
+``finish`` then assembles those and writes ``summary.json``; nothing is read back.
 
 Every file is written aside, in a hidden folder of the run, and moved into place only when
 complete. While a run writes, ``INCOMPLETE.txt`` says so; a run killed before it finished
@@ -27,7 +30,6 @@ import json
 import os
 import shutil
 import time
-from collections import Counter
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -36,11 +38,12 @@ from typing import IO, Any
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
 
 from importer.errors import ConfigError, ReportError
 from importer.lifecycle import Reason, RowOutcome, Status
 from importer.locks import try_lock
-from importer.outcomes import ChunkOutcomes, OutcomeColumns, as_chunk_outcomes
+from importer.outcomes import OutcomeGroups, as_chunk_outcomes
 from importer.report import xlsx
 from importer.report.cells import csv_text, neutralize
 from importer.report.columns import (
@@ -49,10 +52,16 @@ from importer.report.columns import (
     UNKNOWN_COLUMNS,
     report_columns,
 )
-from importer.report.html import write_html
-from importer.report.rowscsv import ChunkLines, chunk_lines
+from importer.report.html import TableRows, write_html
+from importer.report.rowscsv import (
+    OWN,
+    TEXT,
+    ChunkLines,
+    chunk_lines,
+    csv_lines,
+)
 from importer.report.totals import Totals
-from importer.report.xlsx import write_table_xlsx, write_xlsx
+from importer.report.xlsx import ReportSheets, TableSheet, write_table_xlsx, write_xlsx
 
 INCOMPLETE = "INCOMPLETE.txt"
 LOCK = ".importer.lock"
@@ -88,6 +97,10 @@ class ReportFiles:
     """The page a person opens in a browser: totals, reasons with fix hints, failed rows."""
 
 
+PENDING_ROWS = 2_048
+"""Rows written one by one that are gathered before they go to the sheets as columns."""
+
+
 class ReportWriter:
     """Stream the per-row report aside as chunks finish, and move it into place when done."""
 
@@ -108,6 +121,9 @@ class ReportWriter:
         self._totals = Totals()
         self._unknown: tuple[IO[str], Any] | None = None
         self._to_fix: tuple[IO[str], Any] | None = None
+        self._pending: list[list[str]] = []
+        self._sheets: ReportSheets | None = None
+        self._to_fix_sheet: TableSheet | None = None
         try:
             _make_private_dirs(out_dir)
             self._lock: IO[str] | None = _lock(out_dir)
@@ -125,9 +141,12 @@ class ReportWriter:
                 "you can write to"
             ) from None
         self._csv = csv.writer(self._file, quoting=csv.QUOTE_ALL)
-        self._csv.writerow(
-            [*report_columns(self._columns), *(neutralize(c) for c in self._columns)]
-        )
+        header = [*report_columns(self._columns), *(neutralize(c) for c in self._columns)]
+        self._csv.writerow(header)
+        self._table = TableRows(header)
+        if self._too_wide_note() is None:
+            self._sheets = ReportSheets(header, self._work)
+            self._to_fix_sheet = TableSheet(self._to_fix_header(), "to fix", self._work)
 
     @property
     def totals(self) -> Totals:
@@ -150,32 +169,38 @@ class ReportWriter:
         if self._file is None:
             raise RuntimeError("the report is already closed")
         chunk = as_chunk_outcomes(outcomes)
-        fields = chunk.columns(frame.index)
-        lines = chunk_lines(frame, fields)
+        groups = chunk.groups(frame.index)
+        lines = chunk_lines(frame, groups)
         if lines is None:  # a cell that is not text: the csv module, row by row
-            rows = fields.source_row.tolist()
+            rows = groups.source_row.tolist()
             for row, values in zip(rows, frame.itertuples(index=False, name=None), strict=True):
                 self.write_row(chunk[row], values)
             return
+        self._flush_pending()
         assert isinstance(self._file, io.TextIOWrapper)
         self._file.flush()
         self._file.buffer.write(lines.data)
-        self._count(chunk, fields, lines)
+        counted = lines.groups
+        self._totals.add_groups(counted.status, counted.reason, counted.message, counted.rows)
+        self._write_spare_lines(groups, lines)
+        self._gather(lines.fields)
 
-    def _count(self, chunk: ChunkOutcomes, fields: OutcomeColumns, lines: ChunkLines) -> None:
-        """Count a chunk's rows; failed and unknown ones one by one, into their own files too."""
-        own = (fields.status == Status.FAILED.value) | (
-            fields.reason == Reason.OUTCOME_UNKNOWN.value
-        )
-        statuses, reasons = fields.status[~own].tolist(), fields.reason[~own].tolist()
-        shared = Counter(zip(statuses, reasons, strict=True))
-        for (status, reason), count in shared.items():
-            self._totals.add_count(Status(status), reason, count)
-        positions = np.flatnonzero(own)
-        for position, texts in zip(positions.tolist(), lines.row_texts(positions), strict=True):
-            outcome = chunk[int(fields.source_row[position])]
-            self._totals.add((outcome,))
-            self._write_spares(outcome, texts)
+    def _write_spare_lines(self, groups: OutcomeGroups, lines: ChunkLines) -> None:
+        """Add a chunk's rows in doubt to unknown.csv, its failed rows to to_fix.csv."""
+        unknown = np.array(groups.reason) == Reason.OUTCOME_UNKNOWN.value
+        failed = (np.array(groups.status) == Status.FAILED.value) & ~unknown
+        if failed[groups.group].any():
+            rows = pa.array(np.flatnonzero(failed[groups.group]))
+            fields = [field.take(rows) for field in lines.fields]
+            self._to_fix_writer()
+            assert self._to_fix is not None
+            _append_lines(self._to_fix[0], _to_fix_fields(fields))
+        if unknown[groups.group].any():
+            rows = pa.array(np.flatnonzero(unknown[groups.group]))
+            fields = [field.take(rows) for field in lines.fields]
+            self._unknown_writer()
+            assert self._unknown is not None
+            _append_lines(self._unknown[0], self._unknown_fields(fields))
 
     def write_row(self, outcome: RowOutcome, values: Sequence[object]) -> None:
         """Append one row's line: its outcome, then its cells as the sheet had them.
@@ -186,9 +211,13 @@ class ReportWriter:
         if self._file is None:
             raise RuntimeError("the report is already closed")
         texts = [csv_text(value) for value in values]
-        self._csv.writerow([*_outcome_fields(outcome), *texts])
+        fields = [*_outcome_fields(outcome), *texts]
+        self._csv.writerow(fields)
         self._totals.add((outcome,))
         self._write_spares(outcome, texts)
+        self._pending.append([str(field) for field in fields])
+        if len(self._pending) >= PENDING_ROWS:
+            self._flush_pending()
 
     def _write_spares(self, outcome: RowOutcome, texts: Sequence[str]) -> None:
         """Add a row in doubt to unknown.csv, a failed row to to_fix.csv."""
@@ -200,6 +229,26 @@ class ReportWriter:
             self._to_fix_writer().writerow(
                 [*texts, outcome.source_row, outcome.reason.value, neutralize(outcome.message)]
             )
+
+    def _flush_pending(self) -> None:
+        """Hand the rows written one by one on to the sheets and the page, as columns."""
+        if self._pending:
+            width = len(REPORT_COLUMNS) + len(self._columns)
+            columns = zip(*self._pending, strict=True) if self._pending else [()] * width
+            self._gather([pa.array(column, TEXT) for column in columns])
+            self._pending = []
+
+    def _gather(self, fields: list[pa.Array]) -> None:
+        """Give a batch of rows.csv's fields, as written, to the page and the workbooks."""
+        self._table.add(fields)
+        if self._sheets is not None:
+            self._sheets.add(fields)
+        if self._to_fix_sheet is not None:
+            status, reason = (np.asarray(field.to_numpy(False)) for field in fields[1:3])
+            failed = (status == Status.FAILED.value) & (reason != Reason.OUTCOME_UNKNOWN.value)
+            if failed.any():
+                rows = pa.array(np.flatnonzero(failed))
+                self._to_fix_sheet.add(_to_fix_fields([field.take(rows) for field in fields]))
 
     def finish(self, meta: Mapping[str, Any]) -> ReportFiles:
         """Complete the report aside, then move each file into place and drop the note.
@@ -227,15 +276,16 @@ class ReportWriter:
     def _finish(self, meta: Mapping[str, Any]) -> ReportFiles:
         if self._file is None:
             raise RuntimeError("the report is already closed")
+        self._flush_pending()
         self._close_files()
         started = time.monotonic()
         too_wide = self._too_wide_note()
-        if too_wide is None:
+        if self._sheets is not None:
             with _private_file(self._work / "report.xlsx") as book:
-                write_xlsx(book, self._work / "rows.csv", meta, self._totals)
-            if (self._work / "to_fix.csv").exists():
-                with _private_file(self._work / "to_fix.xlsx") as book:
-                    write_table_xlsx(book, self._work / "to_fix.csv", "to fix")
+                write_xlsx(book, self._sheets, meta, self._totals)
+        if self._to_fix_sheet is not None and (self._work / "to_fix.csv").exists():
+            with _private_file(self._work / "to_fix.xlsx") as book:
+                write_table_xlsx(book, self._to_fix_sheet)
         durations = dict(meta.get("durations_seconds", {}))
         durations["report_xlsx"] = round(time.monotonic() - started, 3)
         shown = [] if too_wide else xlsx.shown_notes(self._totals)
@@ -249,7 +299,7 @@ class ReportWriter:
         }
         started = time.monotonic()
         with _private_file(self._work / "report.html") as page:
-            write_html(page, self._work / "rows.csv", summary, self._totals)
+            write_html(page, self._table, summary, self._totals)
         durations["report_html"] = round(time.monotonic() - started, 3)
         _write_summary_json(self._work / "summary.json", summary, self._totals)
         # Several files cannot move in one step: until the last has moved, the note says so.
@@ -308,10 +358,22 @@ class ReportWriter:
         if self._to_fix is None:
             handle = _private_text(self._work / "to_fix.csv")
             writer = csv.writer(handle, quoting=csv.QUOTE_ALL)
-            names = report_columns(self._columns, TO_FIX_COLUMNS)
-            writer.writerow([*(neutralize(c) for c in self._columns), *names])
+            writer.writerow(self._to_fix_header())
             self._to_fix = (handle, writer)
         return self._to_fix[1]
+
+    def _to_fix_header(self) -> list[str]:
+        names = report_columns(self._columns, TO_FIX_COLUMNS)
+        return [*(neutralize(c) for c in self._columns), *names]
+
+    def _unknown_fields(self, fields: list[pa.Array]) -> list[pa.Array]:
+        """Return unknown.csv's columns of rows given as rows.csv's fields."""
+        count = len(fields[0])
+        empty, run_id = (
+            pa.repeat(pa.scalar("", TEXT), count),
+            pa.repeat(pa.scalar(self._run_id, TEXT), count),
+        )
+        return [empty, empty, run_id, fields[0], fields[3], *fields[OWN:]]
 
     def _close_files(self) -> None:
         if self._file is not None:
@@ -322,7 +384,14 @@ class ReportWriter:
                 spare[0].close()
         self._unknown = self._to_fix = None
 
+    def _close_sheets(self) -> None:
+        for sheets in (self._sheets, self._to_fix_sheet):
+            if sheets is not None:
+                sheets.close()
+        self._sheets = self._to_fix_sheet = None
+
     def _cleanup(self) -> None:
+        self._close_sheets()
         shutil.rmtree(self._work, ignore_errors=True)
         if self._lock is not None:
             self._lock.close()
@@ -437,6 +506,18 @@ def _summary_run(path: Path) -> str | None:
     except (OSError, ValueError, AttributeError):
         return None
     return str(run_id) if run_id else None
+
+
+def _to_fix_fields(fields: list[pa.Array]) -> list[pa.Array]:
+    """Return to_fix.csv's columns of rows given as rows.csv's fields."""
+    return [*fields[OWN:], fields[0], fields[2], fields[3]]
+
+
+def _append_lines(handle: IO[str], fields: list[pa.Array]) -> None:
+    """Append rows given as columns of text to a report CSV file, after what it holds."""
+    assert isinstance(handle, io.TextIOWrapper)
+    handle.flush()
+    handle.buffer.write(csv_lines(fields))
 
 
 def _outcome_fields(outcome: RowOutcome) -> list[str | int]:

@@ -1,10 +1,10 @@
-"""Build report.xlsx: a Summary sheet, then one sheet per status, from the finished rows.csv.
+"""Build report.xlsx: a Summary sheet, then one sheet per status, as rows.csv is written.
 
 The workbook is SpreadsheetML written directly into a zip (openpyxl took 11 s per 100,000
-rows; this takes about a tenth of that). rows.csv is read back a batch of columns at a time
-(``readback``) and each batch becomes row XML column-wise (``sheetxml``), spooled per sheet in
-private temporary files until the workbook is assembled, so memory stays flat however many
-rows there are.
+rows; this takes a small fraction of that). Each batch of rows.csv's fields, as the writer
+wrote them, becomes row XML column-wise (``sheetxml``) and is spooled per sheet in private
+temporary files (``ReportSheets``) until ``write_xlsx`` assembles the workbook, so memory
+stays flat however many rows there are, and rows.csv is never read back.
 
 What it holds: every failed, conflicted and duplicate row (the rows a person acts on), and the
 first ``MAX_OTHER_ROWS`` created and skipped rows, in input order; the Summary sheet and
@@ -33,7 +33,6 @@ import pyarrow.compute as pc
 
 from importer.lifecycle import Reason, Status
 from importer.read.records import column_letter
-from importer.report import readback
 from importer.report.sheetxml import EXCEL_MAX_CHARS, concatenated, rows_xml, text_xml
 from importer.report.totals import Totals
 
@@ -43,6 +42,8 @@ __all__ = [
     "EXCEL_MAX_ROWS",
     "MAX_OTHER_ROWS",
     "STATUS_ORDER",
+    "ReportSheets",
+    "TableSheet",
     "shown_notes",
     "write_table_xlsx",
     "write_xlsx",
@@ -93,62 +94,90 @@ def shown_notes(totals: Totals) -> list[str]:
     ]
 
 
-def write_xlsx(target: IO[bytes], rows_csv: Path, meta: Mapping[str, Any], totals: Totals) -> None:
-    """Build report.xlsx into ``target`` from the summary and rows.csv, streaming the rows.
+class ReportSheets:
+    """report.xlsx's sheets of rows, filled while rows.csv is written, their XML spooled aside.
+
+    Every batch of rows.csv's fields (as written, defused) is sorted onto its status's sheets,
+    as far as a capped status's cap allows; ``write_xlsx`` then assembles the workbook.
+    """
+
+    def __init__(self, header: Sequence[str], folder: Path) -> None:
+        """Start the sheets of a report whose rows.csv has ``header``, spooled in ``folder``."""
+        self.header = list(header)
+        self.folder = folder
+        """Where the sheets' rows are spooled (the run's hidden work folder)."""
+        self._statuses = [
+            _StatusRows(status, folder, cap=MAX_OTHER_ROWS if status in CAPPED else None)
+            for status in STATUS_ORDER
+        ]
+
+    @property
+    def parts(self) -> list[_Part]:
+        """Return the worksheets of rows, in book order."""
+        return [part for rows in self._statuses for part in rows.parts]
+
+    def add(self, fields: Sequence[pa.Array]) -> None:
+        """Add a batch of rows.csv's rows, given as its columns of text, in input order."""
+        open_rows = [rows for rows in self._statuses if not rows.full]
+        if not open_rows or not len(fields[0]):
+            return
+        columns = _rows_of(list(fields), [rows.title for rows in open_rows])
+        for rows in open_rows:
+            chosen = pc.equal(columns[_STATUS_COLUMN], rows.title)
+            if pc.any(chosen).as_py():
+                rows.add([column.filter(chosen) for column in columns])
+
+    def close(self) -> None:
+        """Drop the spooled rows."""
+        for part in self.parts:
+            part.spool.close()
+
+
+class TableSheet:
+    """A workbook of one table's rows (such as to_fix.csv's), filled as the table is written."""
+
+    def __init__(self, header: Sequence[str], title: str, folder: Path) -> None:
+        """Start the sheet ``title`` under ``header``, its rows spooled in ``folder``."""
+        self.header = list(header)
+        self._rows = _StatusRows(title, folder, cap=None, numeric=frozenset())
+
+    @property
+    def parts(self) -> list[_Part]:
+        """Return the worksheets, ``title``, then ``title (2)``... past Excel's row limit."""
+        return self._rows.parts
+
+    def add(self, columns: Sequence[pa.Array]) -> None:
+        """Append a batch of rows, given as its columns of text (already defused)."""
+        if len(columns[0]):
+            self._rows.add(list(columns))
+
+    def close(self) -> None:
+        """Drop the spooled rows."""
+        for part in self.parts:
+            part.spool.close()
+
+
+def write_xlsx(
+    target: IO[bytes], sheets: ReportSheets, meta: Mapping[str, Any], totals: Totals
+) -> None:
+    """Build report.xlsx into ``target``: the Summary sheet, then the spooled sheets of rows.
 
     Args:
         target: The open file to write the workbook into.
-        rows_csv: The finished rows.csv, at most ``EXCEL_MAX_COLUMNS`` wide.
+        sheets: The rows, at most ``EXCEL_MAX_COLUMNS`` wide, sorted while rows.csv was written.
         meta: Facts about the run for the Summary sheet.
         totals: The counts for the Summary sheet.
     """
-    header, offset = readback.header(rows_csv)
-    spools = rows_csv.parent
-    try:
-        sheets = _sheets(readback.fast_batches(rows_csv, len(header), offset), header, spools)
-    except readback.Unreadable:  # a row longer than Arrow's block: read it all exactly
-        sheets = _sheets(readback.exact_batches(rows_csv, len(header)), header, spools)
-    try:
-        _write_package(target, header, _summary_part(meta, totals), sheets)
-    finally:
-        for part in sheets:
-            part.spool.close()
+    _write_package(target, sheets.header, _summary_part(meta, totals), sheets.parts)
 
 
-def write_table_xlsx(target: IO[bytes], table_csv: Path, title: str) -> None:
-    """Write one CSV written by the report (such as to_fix.csv) as a workbook of its rows.
+def write_table_xlsx(target: IO[bytes], table: TableSheet) -> None:
+    """Write one table of the report (such as to_fix.csv) as a workbook of its rows.
 
     Every row is kept, in order, continuing on ``title (2)``... past Excel's row limit; cells
     stay text, as the CSV has them (already defused).
-
-    Args:
-        target: The open file to write the workbook into.
-        table_csv: The finished CSV, at most ``EXCEL_MAX_COLUMNS`` wide.
-        title: The name of its sheet.
     """
-    header, offset = readback.header(table_csv)
-    spools = table_csv.parent
-    try:
-        sheets = _table(readback.fast_batches(table_csv, len(header), offset), title, spools)
-    except readback.Unreadable:  # a row longer than Arrow's block: read it all exactly
-        sheets = _table(readback.exact_batches(table_csv, len(header)), title, spools)
-    try:
-        _write_package(target, header, None, sheets)
-    finally:
-        for part in sheets:
-            part.spool.close()
-
-
-def _table(batches: Iterator[readback.Batch], title: str, spools: Path) -> list[_Part]:
-    rows = _StatusRows(title, spools, cap=None, numeric=frozenset())
-    try:
-        for columns in batches:
-            rows.add(list(columns))
-    except BaseException:
-        for part in rows.parts:
-            part.spool.close()
-        raise
-    return rows.parts
+    _write_package(target, table.header, None, table.parts)
 
 
 @dataclass(slots=True)
@@ -219,34 +248,12 @@ class _StatusRows:
         return _Part(title, tempfile.TemporaryFile(dir=self._spools), numeric=self._numeric)
 
 
-def _rows_of(columns: readback.Batch, statuses: list[str]) -> readback.Batch:
+def _rows_of(columns: list[pa.Array], statuses: list[str]) -> list[pa.Array]:
     """Return the rows of a batch whose status is one of ``statuses`` (all when that is all)."""
     if len(statuses) == len(STATUS_ORDER):
         return columns
     wanted = pc.is_in(columns[_STATUS_COLUMN], value_set=pa.array(statuses, columns[0].type))
     return [column.filter(wanted) for column in columns]
-
-
-def _sheets(batches: Iterator[readback.Batch], header: list[str], spools: Path) -> list[_Part]:
-    """Sort every batch's rows onto their status's sheets; return the sheets in book order."""
-    statuses = [
-        _StatusRows(status, spools, cap=MAX_OTHER_ROWS if status in CAPPED else None)
-        for status in STATUS_ORDER
-    ]
-    try:
-        for batch in batches:
-            open_rows = [rows for rows in statuses if not rows.full]
-            columns = _rows_of(batch, [rows.title for rows in open_rows])
-            for rows in open_rows:
-                chosen = pc.equal(columns[_STATUS_COLUMN], rows.title)
-                if pc.any(chosen).as_py():
-                    rows.add([column.filter(chosen) for column in columns])
-    except BaseException:
-        for rows in statuses:
-            for part in rows.parts:
-                part.spool.close()
-        raise
-    return [part for rows in statuses for part in rows.parts]
 
 
 # --- The package ---------------------------------------------------------------------------
