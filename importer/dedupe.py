@@ -50,14 +50,22 @@ class Deduped:
 class Deduper:
     """Remember the first source row of every key seen so far in this input."""
 
-    def __init__(self, key_fields: Sequence[str], *, unordered: Collection[str] = ()) -> None:
+    def __init__(
+        self,
+        key_fields: Sequence[str],
+        *,
+        unordered: Collection[str] = (),
+        expected_keys: int | None = None,
+    ) -> None:
         """Dedupe on ``key_fields`` (all must be present for a row to have a key).
 
         A field in ``unordered`` holds a list compared as a set: ``"b;a"`` is ``"a;b"``.
+        ``expected_keys`` (about the sheet's rows, when known) sizes the memory table at once,
+        rather than by doubling as keys come.
         """
         self._key_fields = tuple(key_fields)
         self._unordered = frozenset(unordered) & set(self._key_fields)
-        self._seen = _DigestTable()
+        self._seen = _DigestTable(_slots_for(expected_keys or 0))
         self._spill: _SpilledDigests | None = None
 
     def close(self) -> None:
@@ -123,6 +131,14 @@ class Deduper:
         # A row with a part missing has no key: the join is missing where any part is.
         separator = pa.scalar(KEY_SEPARATOR, pa.large_string())
         return text_series(pc.binary_join_element_wise(*parts, separator), frame.index)
+
+
+def _slots_for(keys: int) -> int:
+    """Return the memory table's slots for ``keys`` keys: a power of two, at most MEMORY_SLOTS."""
+    slots = 1 << 12
+    while slots < MEMORY_SLOTS and keys > slots * _DigestTable.MAX_LOAD:
+        slots *= 2
+    return slots
 
 
 def _as_set(cell: str) -> str:

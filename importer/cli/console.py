@@ -254,6 +254,11 @@ class ConsoleObserver:
                 self._row(outcome)
         self._tick()
 
+    def rows_alike(self, status: Status, count: int) -> None:
+        """Count a block of rows that finished alike (a dry run's valid rows)."""
+        self._counts[status.value] += count
+        self._tick()
+
     def finish(self) -> None:
         """End the live line."""
         self._console.screen.clear()

@@ -14,7 +14,6 @@ pandas' Arrow-backed ``str`` dtype, missing (NaN) where empty.
 from __future__ import annotations
 
 import re
-import sys
 import unicodedata
 from collections.abc import Callable
 
@@ -51,7 +50,10 @@ _MORE_VALUES = r" ::: .*$"
 NUMERIC_TEXT_CONCEPTS = frozenset({"phone", "postal_code"})
 _WHOLE_NUMBER = re.compile(r"^(\d+)\.0+$")
 
-WHITESPACE = "".join(chr(code) for code in range(sys.maxunicode + 1) if chr(code).isspace())
+WHITESPACE = (
+    "\t\n\x0b\x0c\r\x1c\x1d\x1e\x1f \x85\xa0\u1680\u2000\u2001\u2002\u2003\u2004\u2005"
+    "\u2006\u2007\u2008\u2009\u200a\u2028\u2029\u202f\u205f\u3000"
+)
 """Every character Python's ``\\s`` and ``str.strip()`` take for whitespace (29 of them)."""
 _SPACE_CLASS = "".join(f"\\x{{{ord(char):x}}}" for char in WHITESPACE)
 

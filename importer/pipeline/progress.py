@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from typing import Protocol
 
-from importer.lifecycle import RowOutcome
+from importer.lifecycle import RowOutcome, Status
 
 
 class Observer(Protocol):
@@ -23,6 +23,12 @@ class Observer(Protocol):
     def rows_done(self, outcomes: Iterable[RowOutcome]) -> None:
         """Receive outcomes as rows finish (in any order)."""
 
+    def rows_alike(self, status: Status, count: int) -> None:
+        """Learn that ``count`` more rows finished with ``status`` and one shared reason.
+
+        A dry run's valid rows come this way, a block at a time, not an outcome each.
+        """
+
 
 class NullObserver:
     """Ignore all progress."""
@@ -38,3 +44,6 @@ class NullObserver:
 
     def rows_done(self, outcomes: Iterable[RowOutcome]) -> None:
         """Ignore the outcomes."""
+
+    def rows_alike(self, status: Status, count: int) -> None:
+        """Ignore the count."""

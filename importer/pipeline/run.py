@@ -153,6 +153,7 @@ async def run_import_async(
         columns = [column for column in sheet.columns if column not in plan.tool_columns]
         report = ReportWriter(config.out_dir, columns, run_id=run_id)
         resources.callback(report.abort)
+        expected_rows = sheet.estimated_rows()
         stages = _Stages(
             contract=contract,
             plan=plan,
@@ -160,6 +161,7 @@ async def run_import_async(
             deduper=Deduper(
                 contract.dedupe_key,
                 unordered=[spec.path for spec in contract.fields if spec.as_set],
+                expected_keys=expected_rows,
             ),
             report=report,
             observer=observer,
@@ -169,7 +171,7 @@ async def run_import_async(
             ledger.begin_run(_history(config, contract, sheet, run_id, ledger.account))
             _wrap_push(stages, config, target, run_id, ledger)
         stream_started = time.monotonic()
-        observer.started(sheet.estimated_rows())
+        observer.started(expected_rows)
         for note in (*sheet.notes, *_plan_notes(plan)):
             observer.note(note)
         aborted = await _stream(config, sheet, stages, target)
@@ -430,9 +432,9 @@ async def _process(chunk: Chunk, stages: _Stages) -> Mapping[int, RowOutcome]:
     if stages.pusher is None or stages.bookkeeper is None:  # no request bodies in a dry run
         rows = np.asarray(kept.index, dtype=np.int64)
         dry = SharedOutcome(rows, State.SKIPPED, Reason.DRY_RUN, "dry run: valid, not sent")
-        done = ChunkOutcomes(outcomes, [dry])
-        stages.observer.rows_done(done.values())
-        return done
+        stages.observer.rows_done(outcomes.values())
+        stages.observer.rows_alike(dry.status, len(rows))
+        return ChunkOutcomes(outcomes, [dry])
     to_send, outcomes = _book(chunk, kept, outcomes, stages.bookkeeper, stages)
     stages.observer.rows_done(outcomes.values())
     outcomes.update(await stages.pusher.push(to_send))
@@ -558,6 +560,7 @@ def plan_for_workers(
             deduper=Deduper(
                 contract.dedupe_key,
                 unordered=[spec.path for spec in contract.fields if spec.as_set],
+                expected_keys=sheet.estimated_rows(),
             ),
             bookkeeper=Bookkeeper(ledger, run_id=run_id, resend_rejected=config.resend_rejected),
             ledger=ledger,
