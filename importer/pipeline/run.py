@@ -395,19 +395,15 @@ async def _stream(
                 )
             )
             stack.enter_context(stop_on_signals(_stopper(stages.pusher, stages.observer)))
+        checker = _Checker(config, sheet, stages, asyncio.get_running_loop())
         try:
-            for read in sheet.chunks(config.chunk_rows):
-                stages.observer.rows_read(len(read.frame))
-                chunk = replace(read, frame=sheet_cells(read.frame, stages.plan))
-                if not stages.checked:
-                    stages.plan = hold_back_misfits(stages.plan, chunk.frame, stages.contract)
-                    stages.checked = True
-                if config.only_rows is not None:
-                    chunk = _only(chunk, config.only_rows)
-                    if not len(chunk.frame):
-                        continue
-                outcomes = await _process(chunk, stages)
-                stages.report.write(chunk.frame, outcomes)
+            with ThreadPoolExecutor(1, thread_name_prefix="importer-check") as thread:
+                ahead = asyncio.get_running_loop().run_in_executor(thread, checker.next)
+                while (checked := await ahead) is not None:
+                    # The next chunk is read and checked in the thread while this one is sent.
+                    ahead = asyncio.get_running_loop().run_in_executor(thread, checker.next)
+                    outcomes = await _process(checked, stages)
+                    stages.report.write(checked.chunk.frame, outcomes)
         except InputError as error:
             if not stages.report.totals.rows:
                 raise  # nothing was read, so nothing was sent: refuse the file as a whole
@@ -426,9 +422,58 @@ def _stopper(pusher: Pusher, observer: Observer) -> Callable[[str], None]:
     return stop
 
 
-async def _process(chunk: Chunk, stages: _Stages) -> Mapping[int, RowOutcome]:
-    """Take one chunk through map, validate, dedupe and push; return every row's outcome."""
-    outcomes, kept = check_chunk(chunk, stages.plan, stages.contract, stages.schema, stages.deduper)
+@dataclass(frozen=True, slots=True)
+class _Checked:
+    """A chunk through map, validate and dedupe: the rows settled so far, and the rows kept."""
+
+    chunk: Chunk
+    outcomes: dict[int, RowOutcome]
+    kept: pd.DataFrame
+
+
+class _Checker:
+    """Read and check a run's chunks in order, one per call, in a thread of their own.
+
+    The stages' CPU work stays off the event loop, and a chunk is checked while the one before
+    it is sent: the push does not wait for the sheet between chunks. Only this thread reads the
+    sheet and feeds the deduper, so the chunks keep their order.
+    """
+
+    def __init__(
+        self,
+        config: RunConfig,
+        sheet: Sheet,
+        stages: _Stages,
+        loop: asyncio.AbstractEventLoop,
+    ) -> None:
+        self._config = config
+        self._chunks = sheet.chunks(config.chunk_rows)
+        self._stages = stages
+        self._loop = loop
+
+    def next(self) -> _Checked | None:
+        """Return the next chunk with rows to import, checked; None after the last."""
+        stages = self._stages
+        for read in self._chunks:
+            self._loop.call_soon_threadsafe(stages.observer.rows_read, len(read.frame))
+            chunk = replace(read, frame=sheet_cells(read.frame, stages.plan))
+            if not stages.checked:
+                stages.plan = hold_back_misfits(stages.plan, chunk.frame, stages.contract)
+                stages.checked = True
+            if self._config.only_rows is not None:
+                chunk = _only(chunk, self._config.only_rows)
+                if not len(chunk.frame):
+                    continue
+            outcomes, kept = check_chunk(
+                chunk, stages.plan, stages.contract, stages.schema, stages.deduper
+            )
+            return _Checked(chunk, outcomes, kept)
+        return None
+
+
+async def _process(checked: _Checked, stages: _Stages) -> Mapping[int, RowOutcome]:
+    """Take one checked chunk through push; return every row's outcome."""
+    chunk, outcomes, kept = checked.chunk, checked.outcomes, checked.kept
     if stages.pusher is None or stages.bookkeeper is None:  # no request bodies in a dry run
         rows = np.asarray(kept.index, dtype=np.int64)
         dry = SharedOutcome(rows, State.SKIPPED, Reason.DRY_RUN, "dry run: valid, not sent")
