@@ -16,6 +16,7 @@ from hypothesis import strategies as st
 from importer.errors import InputError
 from importer.lifecycle import SOURCE_ROW
 from importer.read import Chunk, Sheet, open_sheet
+from importer.read.sheet import TEXT_DTYPE
 
 CORPORA = Path(__file__).parent / "corpora"
 
@@ -65,7 +66,9 @@ def test_chunk_frame_is_text_indexed_by_source_row() -> None:
     assert chunk.frame.index.name == SOURCE_ROW
     assert chunk.frame.index.dtype == "int64"
     assert list(chunk.frame.columns) == list(sheet.columns)
-    assert set(map(str, chunk.frame.dtypes)) == {"object"}
+    assert set(chunk.frame.dtypes) == {TEXT_DTYPE}
+    assert str(TEXT_DTYPE) == "str"
+    assert not chunk.frame.isna().any().any()
     assert all(isinstance(cell, str) for cell in chunk.frame.to_numpy().ravel())
     assert chunk.malformed == {}
 
@@ -503,7 +506,7 @@ def test_workbook_chunks_match_and_repeat(workbook: Path) -> None:
     small = list(sheet.chunks(chunk_rows=1))
     assert [list(chunk.frame.index) for chunk in small] == [[4], [6]]
     pd.testing.assert_frame_equal(pd.concat([chunk.frame for chunk in small]), whole.frame)
-    assert set(map(str, whole.frame.dtypes)) == {"object"}
+    assert set(whole.frame.dtypes) == {TEXT_DTYPE}
 
 
 def test_second_sheet_by_name_keeps_column_letters(workbook: Path) -> None:

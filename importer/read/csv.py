@@ -11,7 +11,9 @@ cell.
 
 from __future__ import annotations
 
+import codecs
 import csv
+import io
 from contextlib import closing
 from pathlib import Path
 from typing import TextIO
@@ -21,7 +23,7 @@ from importer.read.header import Header, find_header
 from importer.read.limits import FLAGS, ReadLimits
 from importer.read.records import BrokenRecord, Records
 
-__all__ = ["csv_header", "csv_records"]
+__all__ = ["RecordReader", "csv_header", "csv_records"]
 
 _QUOTE = '"'
 _DRAIN_CHARS = 1 << 20
@@ -58,14 +60,88 @@ def csv_records(
         InputError: If the file cannot be read, or a row cannot be told from the next (a quote
             never closed, or a quoted cell over a limit).
     """
-    try:
-        with path.open(encoding=encoding, errors="replace", newline="") as text:
-            lines = _Lines(text, limits.max_row_chars)
-            if sep_line:
-                next(lines, None)
-            yield from _records(path, lines, delimiter, limits)
-    except OSError as error:
-        raise InputError(f"{path} cannot be read: {error.strerror or error}") from error
+    return RecordReader(path, encoding, delimiter, limits).records(sep_line=sep_line)
+
+
+class RecordReader:
+    """Reads a CSV file's records one by one with the csv module, from a byte where one starts.
+
+    This is the reference for what a record is and what its row number is; a faster reader may
+    hand a stretch of the file over to it and take over again where it stops (``offset``).
+    """
+
+    def __init__(
+        self,
+        path: Path,
+        encoding: str,
+        delimiter: str,
+        limits: ReadLimits,
+        *,
+        start: int = 0,
+        number: int = 1,
+    ) -> None:
+        """Prepare to read from byte ``start``, numbering the first record ``number``."""
+        self._path = path
+        self._encoding = encoding
+        self._delimiter = delimiter
+        self._limits = limits
+        self._start = start
+        self._number = number
+        self._text: TextIO | None = None
+        self._lines: _Lines | None = None
+
+    @property
+    def lines(self) -> int:
+        """Return how many physical lines have been read (more if a line was read in parts)."""
+        return self._lines.read if self._lines else 0
+
+    def offset(self) -> int | None:
+        """Return the byte where the next record starts, while ``records`` is paused.
+
+        Only called between records: there, the text is at a line's start. None when the
+        decoder's state makes the position no plain byte offset (it never is for UTF-8 or a
+        single-byte code page).
+        """
+        assert self._text is not None
+        try:
+            position = self._text.tell()
+        except (OSError, ValueError):
+            return None
+        return position if position < 1 << 63 else None
+
+    def records(self, *, sep_line: bool = False) -> Records:
+        """Yield each record with its row number, from the start given to the end of the file.
+
+        Args:
+            sep_line: Whether the first line is Excel's ``sep=;``, which is no row.
+
+        Raises:
+            InputError: If the file cannot be read, or a row cannot be told from the next.
+        """
+        try:
+            with self._open() as text:
+                self._text = text
+                self._lines = lines = _Lines(text, self._limits.max_row_chars)
+                if sep_line:
+                    next(lines, None)
+                yield from _records(self._path, lines, self._delimiter, self._limits, self._number)
+        except OSError as error:
+            raise InputError(f"{self._path} cannot be read: {error.strerror or error}") from error
+        finally:
+            self._text = None
+
+    def _open(self) -> TextIO:
+        """Open the file as text at the start byte (a BOM is only skipped at byte 0)."""
+        encoding = self._encoding
+        if self._start and codecs.lookup(encoding).name == "utf-8-sig":
+            encoding = "utf-8"
+        raw = self._path.open("rb")
+        try:
+            raw.seek(self._start)
+            return io.TextIOWrapper(raw, encoding=encoding, errors="replace", newline="")
+        except BaseException:
+            raw.close()
+            raise
 
 
 class _TooLong(Exception):
@@ -86,6 +162,7 @@ class _Lines:
         self.last = ""
         self.lines = 0
         self.chars = 0
+        self.read = 0
 
     def begin_record(self) -> None:
         """Start counting the lines and characters of a new record."""
@@ -101,6 +178,7 @@ class _Lines:
             self.ended = True
             raise StopIteration
         self.lines += 1
+        self.read += 1
         # Counted before NULs are dropped: a line cut at the limit must stay over it, or its
         # rest would be read as a row of its own.
         self.chars += len(line)
@@ -146,10 +224,13 @@ class _Lines:
             self._text.seek(position)
 
 
-def _records(path: Path, lines: _Lines, delimiter: str, limits: ReadLimits) -> Records:
-    """Yield each record the csv reader finds in the lines, numbered, with the limits applied."""
+def _records(
+    path: Path, lines: _Lines, delimiter: str, limits: ReadLimits, first: int = 1
+) -> Records:
+    """Yield each record the csv reader finds in the lines, numbered from ``first``, with the
+    limits applied."""
     reader = csv.reader(lines, delimiter=delimiter)
-    number = 0
+    number = first - 1
     while True:
         number += 1
         lines.begin_record()

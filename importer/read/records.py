@@ -1,27 +1,24 @@
 """The numbered records both readers yield, and the data records below a sheet's header.
 
 Both readers yield every record of a sheet with the row number a spreadsheet app shows for it;
-``header`` finds the header among them, and this module drops the rows down to it and the blank
-rows after it, the same way for both kinds. A record the reader could not take as it stands (a
+``header`` finds the header among them, and ``columns`` turns the records below it into data
+rows, the same way for both kinds. A record the reader could not take as it stands (a
 cell over the length limit) comes as a ``BrokenRecord``: its row fails with the message, and
 reading goes on.
 """
 
 from __future__ import annotations
 
-from collections.abc import Generator, Iterator, Sequence
+from collections.abc import Generator, Sequence
 from dataclasses import dataclass, field
-from pathlib import Path
 
 from importer.errors import InputError
-from importer.read.limits import FLAGS, ReadLimits
 
 __all__ = [
     "BrokenRecord",
     "NoHeaderError",
     "Records",
     "column_letter",
-    "data_records",
     "is_blank",
 ]
 
@@ -61,27 +58,3 @@ def column_letter(index: int) -> str:
 def is_blank(cells: Sequence[str] | BrokenRecord) -> bool:
     """Return whether every cell is empty or whitespace (a broken record never is)."""
     return not isinstance(cells, BrokenRecord) and not "".join(cells).strip()
-
-
-def data_records(
-    records: Iterator[tuple[int, list[str] | BrokenRecord]],
-    header_row: int,
-    path: Path,
-    limits: ReadLimits,
-) -> Iterator[tuple[int, list[str] | BrokenRecord]]:
-    """Yield the non-blank records below the header row (the rows above it are no data).
-
-    Raises:
-        InputError: When a row number passes ``limits.max_rows``.
-    """
-    for number, _ in records:
-        if number >= header_row:
-            break
-    for number, cells in records:
-        if number > limits.max_rows:
-            raise InputError(
-                f"{path}: row {number:,} is past the limit of {limits.max_rows:,} rows; split"
-                f" the file, or raise the limit with {FLAGS['max_rows']} N"
-            )
-        if not is_blank(cells):
-            yield number, cells

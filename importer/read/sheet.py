@@ -7,8 +7,9 @@ above it are no data. Blank rows are dropped but still counted; rows wider than 
 kept, cut to the header's width and reported in ``Chunk.malformed``.
 
 This module holds the ``Sheet`` and ``Chunk`` types and ``open_sheet``; the file's kind, encoding
-and delimiter are found by ``sniff``, and its records come from ``csv`` or ``workbook``, within
-the ``limits`` that keep memory bounded (a workbook is checked by ``archive`` first).
+and delimiter are found by ``sniff``, and its rows come from ``blocks`` (CSV: column-wise where the
+file is simple, else record by record by ``csv``) or ``workbook``, as columns of text (``columns``),
+within the ``limits`` that keep memory bounded (a workbook is checked by ``archive`` first).
 """
 
 from __future__ import annotations
@@ -18,13 +19,16 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pandas as pd
+import pyarrow as pa
 
 from importer.errors import InputError
 from importer.lifecycle import SOURCE_ROW
-from importer.read.csv import csv_header, csv_records
+from importer.read.blocks import BLOCK_BYTES, csv_rows
+from importer.read.columns import Column, Rows
+from importer.read.csv import csv_header
 from importer.read.limits import FLAGS, ReadLimits
-from importer.read.records import BrokenRecord, Records, data_records, is_blank
 from importer.read.sniff import (
     CSV_SUFFIXES,
     WORKBOOK_SUFFIXES,
@@ -34,9 +38,20 @@ from importer.read.sniff import (
     sep_line,
     sniff_delimiter,
 )
-from importer.read.workbook import workbook_header, workbook_records
+from importer.read.workbook import workbook_header, workbook_rows
 
-__all__ = ["CHUNK_CELLS", "CSV_SUFFIXES", "WORKBOOK_SUFFIXES", "Chunk", "Sheet", "open_sheet"]
+__all__ = [
+    "CHUNK_CELLS",
+    "CSV_SUFFIXES",
+    "TEXT_DTYPE",
+    "WORKBOOK_SUFFIXES",
+    "Chunk",
+    "Sheet",
+    "open_sheet",
+]
+
+TEXT_DTYPE = pd.StringDtype("pyarrow", na_value=np.nan)
+"""The dtype of every column of a chunk: pandas' ``str``, held in Arrow."""
 
 CHUNK_CELLS = 500_000
 """The most cells in one chunk: a sheet of 16,384 columns comes 30 rows at a time, so that a
@@ -48,8 +63,9 @@ class Chunk:
     """A run of data rows, each cell as text, indexed by spreadsheet row number.
 
     Attributes:
-        frame: One row per data row, index named ``SOURCE_ROW``, the sheet's columns in order,
-            every cell a ``str`` ("" when empty), dtype ``object``.
+        frame: One row per data row, its index the row numbers (int64, named ``SOURCE_ROW``),
+            the sheet's columns in order, each of pandas' ``str`` dtype (``TEXT_DTYPE``: Arrow
+            text, what ``pandas.read_csv(dtype=str)`` gives), never missing: "" when empty.
         malformed: Row number to a one-line message, for rows with more cells than the header.
             Such rows are still in ``frame``, cut to the header's width.
     """
@@ -77,6 +93,8 @@ class Sheet:
         preloaded: The workbook sheet calamine loaded to find the header, for the first read
             of the rows to take (then it is dropped): calamine loads a sheet whole, which
             takes as long as reading it, so an import loads it once.
+        block_bytes: The most bytes of a CSV file parsed column-wise at a time (``blocks``);
+            0 reads every record with the exact reader, the reference the fast path matches.
     """
 
     path: Path
@@ -90,6 +108,7 @@ class Sheet:
     notes: tuple[str, ...] = ()
     sep_line: bool = False
     preloaded: list[Any] = field(default_factory=list, repr=False, compare=False)
+    block_bytes: int = field(default=BLOCK_BYTES, repr=False, compare=False)
 
     def estimated_rows(self) -> int | None:
         """Return about how many data rows a CSV file holds (its line count), for progress.
@@ -127,19 +146,35 @@ class Sheet:
         if chunk_rows < 1:
             raise ValueError(f"chunk_rows must be at least 1, not {chunk_rows}")
         chunk_rows = min(chunk_rows, max(1, CHUNK_CELLS // max(1, len(self.columns))))
-        records = data_records(self._records(), self.header_row, self.path, self.limits)
-        return _chunked(records, self.columns, chunk_rows)
+        return _chunked(self._rows(chunk_rows), self.columns, chunk_rows)
 
-    def _records(self) -> Records:
-        """Return every record of the file with its row number, header and blank rows included."""
+    def _rows(self, chunk_rows: int) -> Iterator[Rows]:
+        """Return the data rows of the file in runs, read by the reader of its kind."""
+        width = len(self.columns)
         if self.kind == "csv":
             assert self.encoding is not None and self.delimiter is not None
-            return csv_records(
-                self.path, self.encoding, self.delimiter, self.limits, sep_line=self.sep_line
+            return csv_rows(
+                self.path,
+                self.encoding,
+                self.delimiter,
+                self.limits,
+                header_row=self.header_row,
+                width=width,
+                chunk_rows=chunk_rows,
+                sep_line=self.sep_line,
+                block_bytes=self.block_bytes,
             )
         assert self.sheet_name is not None
         loaded = self.preloaded.pop() if self.preloaded else None
-        return workbook_records(self.path, self.sheet_name, self.limits, loaded)
+        return workbook_rows(
+            self.path,
+            self.sheet_name,
+            self.limits,
+            loaded,
+            header_row=self.header_row,
+            width=width,
+            chunk_rows=chunk_rows,
+        )
 
 
 def open_sheet(
@@ -233,68 +268,55 @@ def _open_workbook(
     )
 
 
-def _chunked(
-    records: Iterator[tuple[int, list[str] | BrokenRecord]],
-    columns: Sequence[str],
-    chunk_rows: int,
-) -> Iterator[Chunk]:
-    """Group data records into chunks, fitting each to the header's width.
+def _chunked(rows: Iterator[Rows], columns: Sequence[str], chunk_rows: int) -> Iterator[Chunk]:
+    """Cut runs of data rows into chunks of ``chunk_rows`` rows (the last one fewer).
 
-    When the records fail mid-way, the rows read so far are yielded before the error.
+    When the rows fail mid-way, the rows read so far are yielded before the error.
     """
-    width = len(columns)
-    numbers: list[int] = []
-    rows: list[list[str]] = []
-    malformed: dict[int, str] = {}
+    pending: list[Rows] = []
+    count = 0
     while True:
         try:
-            number, record = next(records)
+            run = next(rows)
         except StopIteration:
             break
         except InputError:
-            if rows:
-                yield _chunk(numbers, rows, malformed, columns)
+            if count:
+                yield _chunk(Rows.joined(pending), columns)
             raise
-        if isinstance(record, BrokenRecord):
-            cells, _ = _fit(record.cells, width)
-            malformed[number] = f"row {record.message}"
-        else:
-            cells = record
-            if len(record) != width:
-                cells, problem = _fit(record, width)
-                if problem:
-                    malformed[number] = problem
-        numbers.append(number)
-        rows.append(cells)
-        if len(rows) == chunk_rows:
-            yield _chunk(numbers, rows, malformed, columns)
-            numbers, rows, malformed = [], [], {}
-    if rows:
-        yield _chunk(numbers, rows, malformed, columns)
+        pending.append(run)
+        count += len(run)
+        if count < chunk_rows:
+            continue
+        whole = Rows.joined(pending)
+        start = 0
+        while count - start >= chunk_rows:
+            yield _chunk(whole.cut(start, start + chunk_rows), columns)
+            start += chunk_rows
+        pending = [whole.cut(start, count)] if start < count else []
+        count -= start
+    if count:
+        yield _chunk(Rows.joined(pending), columns)
 
 
-def _fit(cells: list[str], width: int) -> tuple[list[str], str]:
-    """Pad or cut a row to ``width`` cells; say why when cutting drops text."""
-    if len(cells) < width:
-        return cells + [""] * (width - len(cells)), ""
-    extra = cells[width:]
-    if is_blank(extra):
-        return cells[:width], ""
-    while extra and not extra[-1].strip():
-        extra = extra[:-1]
-    shown = ", ".join(repr(cell if len(cell) <= 40 else cell[:39] + "…") for cell in extra[:5])
-    more = f" and {len(extra) - 5} more" if len(extra) > 5 else ""
-    problem = (
-        f"row has {len(cells)} cells but the header has {width}; the cells beyond the header "
-        f"({shown}{more}) suggest a shifted row: fix it in the sheet"
+def _chunk(rows: Rows, columns: Sequence[str]) -> Chunk:
+    """Build a chunk from rows of text columns, each column made one contiguous array."""
+    index = pd.Index(rows.numbers, dtype="int64", name=SOURCE_ROW)
+    frame = pd.DataFrame(
+        {
+            name: pd.array(_contiguous(column), dtype=TEXT_DTYPE)
+            for name, column in zip(columns, rows.columns, strict=True)
+        },
+        index=index,
+        columns=list(columns),
+        copy=False,
     )
-    return cells[:width], problem
+    return Chunk(frame=frame, malformed=dict(rows.malformed))
 
 
-def _chunk(
-    numbers: list[int], rows: list[list[str]], malformed: dict[int, str], columns: Sequence[str]
-) -> Chunk:
-    """Build a chunk from row numbers and rows of text."""
-    index = pd.Index(numbers, dtype="int64", name=SOURCE_ROW)
-    frame = pd.DataFrame(rows, index=index, columns=list(columns), dtype=object)
-    return Chunk(frame=frame, malformed=malformed)
+def _contiguous(column: Column) -> pa.Array:
+    """Return a column as one array (copied only if it is in pieces), as stages after read
+    expect of a column."""
+    if not isinstance(column, pa.ChunkedArray):
+        return column
+    return column.chunk(0) if column.num_chunks == 1 else column.combine_chunks()

@@ -12,20 +12,25 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import closing, contextmanager
-from itertools import chain
+from itertools import chain, islice
+from operator import itemgetter
 from pathlib import Path
 from typing import Any
 
+import numpy as np
+import pyarrow as pa
+import pyarrow.compute as pc
 import python_calamine
 
 from importer.errors import InputError
 from importer.read.archive import check_sheet_extent, check_workbook
+from importer.read.columns import RowBuffer, Rows, fit_columns, text_column
 from importer.read.formats import NumberText, RowFormats, number_text, sheet_formats
 from importer.read.header import Header, find_header
 from importer.read.limits import FLAGS, ReadLimits
 from importer.read.records import BrokenRecord, NoHeaderError, Records, column_letter
 
-__all__ = ["workbook_header", "workbook_records"]
+__all__ = ["workbook_header", "workbook_rows"]
 
 
 def workbook_header(
@@ -107,20 +112,197 @@ def _choose_sheet(book: python_calamine.CalamineWorkbook, path: Path, wanted: st
     raise InputError(f"{path} has no sheet named {wanted!r}; the sheets are {available}")
 
 
-def workbook_records(
+def workbook_rows(
     path: Path,
     sheet_name: str,
     limits: ReadLimits,
     loaded: python_calamine.CalamineSheet | None = None,
-) -> Records:
-    """Yield each row of a workbook's sheet with its row number (``workbook_header`` checked
-    the file first), from the sheet ``loaded`` by it if given, else loading it again."""
+    *,
+    header_row: int,
+    width: int,
+    chunk_rows: int,
+) -> Iterator[Rows]:
+    """Yield the data rows of a workbook's sheet (those below the header), ``chunk_rows`` of
+    its rows at a time, from the sheet ``loaded`` by ``workbook_header`` if given, else
+    loading it again (``workbook_header`` checked the file first).
+
+    Raises:
+        InputError: If a row number passes ``limits.max_rows``, after the rows before it.
+    """
     with sheet_formats(path, sheet_name) as formats:
         if loaded is not None:
-            yield from _worksheet_records(loaded, limits, formats)
+            yield from _SheetRows(
+                loaded, path, limits, formats, header_row=header_row, width=width
+            ).runs(chunk_rows)
             return
         with _workbook(path) as book:
-            yield from _worksheet_records(book.get_sheet_by_name(sheet_name), limits, formats)
+            worksheet = book.get_sheet_by_name(sheet_name)
+            reader = _SheetRows(
+                worksheet, path, limits, formats, header_row=header_row, width=width
+            )
+            yield from reader.runs(chunk_rows)
+
+
+class _SheetRows:
+    """Turns a loaded sheet's rows into runs of data rows, a column at a time.
+
+    A run's cells become text a column at a time: a column of strings goes to Arrow as it is,
+    and only a column holding other values is turned into text cell by cell, its cells with a
+    number format worth applying shown through it. A run with a row past the row limit or a
+    cell over the cell limit is read row by row instead, the reference way.
+    """
+
+    def __init__(
+        self,
+        worksheet: python_calamine.CalamineSheet,
+        path: Path,
+        limits: ReadLimits,
+        formats: RowFormats | None,
+        *,
+        header_row: int,
+        width: int,
+    ) -> None:
+        self._worksheet = worksheet
+        self._path = path
+        self._limits = limits
+        self._formats = formats
+        self._header_row = header_row
+        self._width = width
+        self._first_col = (worksheet.start or (0, 0))[1]
+
+    def runs(self, chunk_rows: int) -> Iterator[Rows]:
+        """Yield the data rows, from at most ``chunk_rows`` rows of the sheet at a time.
+
+        Raises:
+            InputError: If a row number passes ``limits.max_rows``, after the rows before it.
+        """
+        rows = self._worksheet.iter_rows()
+        first = next(rows, None)
+        if first is None:
+            return
+        number = _first_number(self._worksheet, first)
+        batch = [first, *islice(rows, chunk_rows - 1)]
+        while batch:
+            skip = max(0, min(len(batch), self._header_row + 1 - number))
+            if skip < len(batch):
+                yield from self._run(number + skip, batch[skip:])
+            number += len(batch)
+            batch = list(islice(rows, chunk_rows))
+
+    def _run(self, number: int, values: list[list[Any]]) -> Iterator[Rows]:
+        """Yield the data rows of consecutive sheet rows, the first numbered ``number``."""
+        numbers = np.arange(number, number + len(values), dtype=np.int64)
+        formats = self._row_formats(number, len(values))
+        columns = None
+        if numbers[-1] <= self._limits.max_rows and len(set(map(len, values))) == 1:
+            columns = self._text_columns(values, formats)
+        if columns is None:
+            yield from self._exact_run(number, values, formats)
+        else:
+            yield fit_columns(numbers, columns, self._width)
+
+    def _row_formats(self, number: int, count: int) -> dict[int, Mapping[int, NumberText]]:
+        """Return the number formats of the cells of ``count`` rows from row ``number`` that
+        have one, by the row's position among them, then by the cell's column."""
+        if self._formats is None:
+            return {}
+        found = {}
+        for position in range(count):
+            formats = self._formats.row(number + position)
+            if formats:
+                found[position] = formats
+        return found
+
+    def _text_columns(
+        self, values: list[list[Any]], formats: Mapping[int, Mapping[int, NumberText]]
+    ) -> list[pa.Array] | None:
+        """Return the cells of rows as columns of text; None if a cell is over the limit."""
+        by_column: dict[int, list[tuple[int, NumberText]]] = {}
+        for position, row_formats in formats.items():
+            for column, show in row_formats.items():
+                by_column.setdefault(column - self._first_col, []).append((position, show))
+        limit = self._limits.max_cell_chars
+        columns = []
+        for index in range(len(values[0])):
+            column = _text_column(list(map(itemgetter(index), values)), by_column.get(index, ()))
+            # Bytes are never fewer than characters: count the characters only when needed.
+            if (
+                pc.max(pc.binary_length(column)).as_py() > limit
+                and pc.max(pc.utf8_length(column)).as_py() > limit
+            ):
+                return None
+            columns.append(column)
+        return columns
+
+    def _exact_run(
+        self,
+        number: int,
+        values: list[list[Any]],
+        formats: Mapping[int, Mapping[int, NumberText]],
+    ) -> Iterator[Rows]:
+        """Yield the data rows of consecutive sheet rows read row by row, the reference way.
+
+        Raises:
+            InputError: If a row number passes ``limits.max_rows``, after the rows before it.
+        """
+        buffer = RowBuffer(self._path, self._header_row, self._width, self._limits)
+        try:
+            for position, row in enumerate(values):
+                cells = _row_text(row, formats.get(position), self._first_col)
+                buffer.add(number + position, _checked(cells, self._first_col, self._limits))
+        except InputError:
+            if len(buffer):
+                yield buffer.take()
+            raise
+        yield buffer.take()
+
+
+def _first_number(worksheet: python_calamine.CalamineSheet, first: list[Any]) -> int:
+    """Return the number of a sheet's first row, as the spreadsheet app shows it."""
+    start_row = (worksheet.start or (0, 0))[0]
+    # python-calamine 0.5+ yields the empty rows above the used range; older versions do not.
+    padded = start_row > 0 and all(value == "" for value in first)
+    return 1 if padded else start_row + 1
+
+
+def _text_column(values: list[Any], shown: Sequence[tuple[int, NumberText]]) -> pa.Array:
+    """Return a column of cell values as text: strings as they are, other values cell by cell.
+
+    Args:
+        values: The column's values, as calamine gives them.
+        shown: The cells with a number format worth applying: position and how it shows.
+    """
+    try:
+        column = text_column(values)
+    except (pa.ArrowTypeError, pa.ArrowInvalid):
+        column = None
+    if column is not None and not column.null_count:
+        return column
+    text = _TEXT.get
+    cells = [value if type(value) is str else text(type(value), str)(value) for value in values]
+    for position, show in shown:
+        value = values[position]
+        if type(value) is float:
+            cells[position] = show(value)
+    return text_column(cells)
+
+
+def _row_text(
+    row: Sequence[Any], formats: Mapping[int, NumberText] | None, first_col: int
+) -> list[str]:
+    """Return a row's values as text, its numbers shown through their formats if they have one."""
+    text = _TEXT.get
+    cells = [value if type(value) is str else text(type(value), str)(value) for value in row]
+    if formats:
+        _show_formatted(cells, row, formats, first_col)
+    return cells
+
+
+def _checked(cells: list[str], first_col: int, limits: ReadLimits) -> list[str] | BrokenRecord:
+    """Return a row's cells, or a BrokenRecord if one is over the length limit."""
+    if max(map(len, cells), default=0) > limits.max_cell_chars:
+        return _without_long_cells(cells, first_col, limits)
+    return cells
 
 
 def _worksheet_records(
@@ -130,25 +312,14 @@ def _worksheet_records(
 
     A row with a cell over the length limit comes as a BrokenRecord, that cell left out.
     """
-    start_row, first_col = worksheet.start or (0, 0)
+    first_col = (worksheet.start or (0, 0))[1]
     rows = worksheet.iter_rows()
     first = next(rows, None)
     if first is None:
         return
-    # python-calamine 0.5+ yields the empty rows above the used range; older versions do not.
-    padded = start_row > 0 and all(value == "" for value in first)
-    first_number = 1 if padded else start_row + 1
-    text = _TEXT.get
-    for number, row in enumerate(chain([first], rows), start=first_number):
-        cells = [value if type(value) is str else text(type(value), str)(value) for value in row]
-        if formats is not None:
-            shown = formats.row(number)
-            if shown:
-                _show_formatted(cells, row, shown, first_col)
-        if max(map(len, cells), default=0) > limits.max_cell_chars:
-            yield number, _without_long_cells(cells, first_col, limits)
-        else:
-            yield number, cells
+    for number, row in enumerate(chain([first], rows), start=_first_number(worksheet, first)):
+        shown = formats.row(number) if formats is not None else None
+        yield number, _checked(_row_text(row, shown, first_col), first_col, limits)
 
 
 def _show_formatted(
