@@ -143,11 +143,33 @@ def _quote_candidates(values: pa.Array) -> tuple[npt.NDArray[np.bool_], npt.NDAr
     second = data[np.minimum(starts + 1, len(data) - 1)]
     third = data[np.minimum(starts + 2, len(data) - 1)]
     unsure |= ((first | 0x20) == ord("d")) & (ends - starts >= 3) & _D[second] & _E[third]
-    pipes = np.flatnonzero(data[starts[0] : ends[-1]] == ord("|")) if count else np.empty(0)
+    pipes = byte_positions(data[starts[0] : ends[-1]], b"|") if count else np.empty(0, np.int64)
     if len(pipes):  # a remote reference, such as cmd|' /C calc'!A0
         rows = np.unique(np.searchsorted(ends, pipes + starts[0], side="right"))
         unsure[rows] |= first[rows] != ord("'")
     return sure, unsure
+
+
+SCAN_BYTES = 1 << 22
+"""Bytes looked through at a time for a byte: a copy this size at most, however long a cell."""
+
+
+def holds(data: npt.NDArray[np.uint8], byte: bytes) -> bool:
+    """Return whether ``data`` holds ``byte`` (a fast search, a slice at a time)."""
+    return any(
+        byte in data[start : start + SCAN_BYTES].tobytes()
+        for start in range(0, len(data), SCAN_BYTES)
+    )
+
+
+def byte_positions(data: npt.NDArray[np.uint8], byte: bytes) -> npt.NDArray[np.int64]:
+    """Return where ``byte`` is in ``data``, looked for a slice at a time."""
+    found = [
+        np.flatnonzero(part == byte[0]) + start
+        for start in range(0, len(data), SCAN_BYTES)
+        if byte in (part := data[start : start + SCAN_BYTES]).tobytes()
+    ]
+    return np.concatenate(found).astype(np.int64) if found else np.empty(0, np.int64)
 
 
 def string_bytes(

@@ -73,6 +73,9 @@ EXCEL_MAX_COLUMNS = 16_384
 WIDTH_SAMPLE_ROWS = 200
 """Rows per sheet looked at to size its columns."""
 
+XML_BATCH_ROWS = 16_384
+"""Rows of a sheet gathered before they become XML (Arrow's cost per call, spread)."""
+
 MIN_WIDTH, MAX_WIDTH = 8, 60
 
 COMPRESS_LEVEL = 1
@@ -187,18 +190,34 @@ class _Part:
     title: str
     spool: IO[bytes]
     rows: int = 0
+    """The rows added, spooled or pending."""
     sample: list[list[str]] = field(default_factory=list)
     numeric: frozenset[int] = _NUMERIC_COLUMNS
     """The columns written as numbers (the report's row number, HTTP status, attempts)."""
+    pending: list[Sequence[pa.Array]] = field(default_factory=list)
+    """Batches added but not yet turned into XML: a few large batches cost less than many."""
+    pending_rows: int = 0
 
     def add(self, columns: Sequence[pa.Array]) -> None:
-        """Append a batch of rows below the ones already spooled."""
+        """Append a batch of rows below the ones already added."""
         wanted = WIDTH_SAMPLE_ROWS - len(self.sample)
         if wanted > 0:
             head = [column.slice(0, wanted).to_pylist() for column in columns]
             self.sample.extend(list(row) for row in zip(*head, strict=True))
-        self.spool.write(concatenated(rows_xml(columns, self.rows + 2, self.numeric)))
+        self.pending.append(columns)
+        self.pending_rows += len(columns[0])
         self.rows += len(columns[0])
+        if self.pending_rows >= XML_BATCH_ROWS:
+            self.flush()
+
+    def flush(self) -> None:
+        """Spool the pending rows' XML."""
+        if not self.pending:
+            return
+        columns = [pa.concat_arrays(parts) for parts in zip(*self.pending, strict=True)]
+        first = self.rows - self.pending_rows + 2
+        self.spool.write(concatenated(rows_xml(columns, first, self.numeric)))
+        self.pending, self.pending_rows = [], 0
 
 
 class _StatusRows:
@@ -315,6 +334,7 @@ def _write_package(
             )
         header_xml = _header_row(header)
         for number, part in enumerate(parts, start=len(first) + 1):
+            part.flush()
             widths = _column_widths(header, part.sample)
             size = part.spool.seek(0, 2)
             name = f"xl/worksheets/sheet{number}.xml"
