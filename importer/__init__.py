@@ -20,7 +20,7 @@ from importer.errors import ConfigError, ImporterError, InputError, MappingError
 from importer.pipeline.inspect import Inspection, inspect_sheet
 from importer.pipeline.progress import NullObserver, Observer
 from importer.pipeline.run import RunResult, run_import, run_import_async
-from importer.push.workers import PushSettings
+from importer.push.settings import PushSettings
 from importer.read.limits import ReadLimits
 
 __version__ = "0.1.0"

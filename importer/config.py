@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from importer.contracts.contract import RateLimit
-from importer.push.workers import PushSettings
+from importer.push.settings import PushSettings
 from importer.read.limits import ReadLimits
 
 __all__ = ["RunConfig"]

@@ -25,7 +25,7 @@ from importer.contracts.contract import load_contract
 from importer.ledger.sqlite import LEDGER_FILE
 from importer.lifecycle import RowOutcome, State
 from importer.pipeline.run import run_import
-from importer.push.workers import PushSettings
+from importer.push.settings import PushSettings
 from importer.sandbox import EmbeddedSandbox, SandboxOptions
 from importer.sandbox.server import start_site
 from tests.conftest import stored_records

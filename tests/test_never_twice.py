@@ -22,7 +22,7 @@ from importer.ledger.interface import RunLocked
 from importer.ledger.sqlite import SqliteLedger
 from importer.lifecycle import account_of
 from importer.pipeline.run import RunResult, run_import
-from importer.push.workers import PushSettings
+from importer.push.settings import PushSettings
 from importer.report.writer import INCOMPLETE
 from importer.sandbox import EmbeddedSandbox, SandboxOptions
 from tests.conftest import SAMPLE_DATA, stored_records

@@ -15,7 +15,7 @@ from importer.contracts.contract import RateLimit, load_contract
 from importer.errors import MappingError, MissingCredential
 from importer.lifecycle import Status
 from importer.pipeline.run import client_rate_limits, run_import
-from importer.push.workers import PushSettings
+from importer.push.settings import PushSettings
 from importer.sandbox import EmbeddedSandbox
 from tests.conftest import SAMPLE_DATA, stored_records
 

@@ -12,7 +12,7 @@ from hypothesis import strategies as st
 from importer.config import RunConfig
 from importer.contracts.contract import load_contract
 from importer.pipeline.run import run_import
-from importer.push.workers import PushSettings
+from importer.push.settings import PushSettings
 from importer.sandbox import EmbeddedSandbox, SandboxOptions
 
 STATUSES = {"created", "conflicted", "failed", "duplicate", "skipped"}

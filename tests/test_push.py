@@ -11,7 +11,8 @@ from importer.contracts.contract import Contract
 from importer.lifecycle import Reason, RowOutcome, State, Status, resend_is_safe
 from importer.payload import Record
 from importer.push.auth import Credentials
-from importer.push.workers import Pusher, PushSettings
+from importer.push.settings import PushSettings
+from importer.push.workers import Pusher
 from importer.sandbox import EmbeddedSandbox, SandboxOptions
 from tests.conftest import stored_records
 

@@ -12,7 +12,7 @@ from importer.config import RunConfig
 from importer.contracts.contract import Contract, load_contract
 from importer.ledger.sqlite import SqliteLedger
 from importer.pipeline.run import RunResult, run_import
-from importer.push.workers import PushSettings
+from importer.push.settings import PushSettings
 from importer.sandbox import EmbeddedSandbox, SandboxOptions
 from tests.conftest import SAMPLE_DATA, stored_records
 

@@ -28,7 +28,8 @@ from importer.lifecycle import RowOutcome, State, Verdict
 from importer.payload import Record
 from importer.push.auth import Credentials, credentials_from_env
 from importer.push.classify import classify_response, classify_transport_error
-from importer.push.workers import Pusher, PushSettings
+from importer.push.settings import PushSettings
+from importer.push.workers import Pusher
 from importer.redact import REDACTED, Redactor, safe_url
 from importer.sandbox import EmbeddedSandbox, SandboxOptions, start_site
 from tests.conftest import stored_records

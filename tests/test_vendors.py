@@ -24,7 +24,7 @@ from importer.payload import build_records
 from importer.pipeline.run import run_import
 from importer.push.auth import Credentials, auth_headers
 from importer.push.classify import classify_response
-from importer.push.workers import PushSettings
+from importer.push.settings import PushSettings
 from importer.sandbox import EmbeddedSandbox, Emulator, SandboxOptions
 from importer.validate import build_schema, validate_chunk
 from tests.conftest import stored_records

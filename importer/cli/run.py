@@ -36,7 +36,7 @@ from importer.jobs.threshold import FailureThreshold
 from importer.ledger import state_shown
 from importer.lifecycle import account_of
 from importer.pipeline.run import RunResult, run_import
-from importer.push.workers import PushSettings
+from importer.push.settings import PushSettings
 from importer.report.writer import ReportFiles
 
 

@@ -9,7 +9,6 @@ import click
 from importer.cli.console import fail
 from importer.cli.params import RateType, contract_for
 from importer.contracts.contract import RateLimit
-from importer.sandbox import SandboxOptions, serve
 
 
 @click.command()
@@ -71,6 +70,8 @@ def sandbox(  # noqa: PLR0917 (click passes every option)
     records it stored, each exactly as received. Its credentials are in sample_data/sandbox.env.
     Faults are off unless asked for.
     """
+    from importer.sandbox import SandboxOptions, serve  # noqa: PLC0415 (aiohttp's server)
+
     contract = contract_for(vendor)
     options = SandboxOptions(
         preload=not empty,

@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import sys
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import click
 
@@ -12,10 +13,12 @@ from importer.cli.console import fail
 from importer.cli.params import state_option
 from importer.errors import ImporterError
 from importer.ledger import is_database_url
-from importer.pipeline.work import WorkConfig, WorkResult
-from importer.pipeline.work import work as work_on
-from importer.push.workers import PushSettings
+from importer.ledger.interface import LEASE_SECONDS
+from importer.push.settings import PushSettings
 from importer.report.totals import Totals
+
+if TYPE_CHECKING:
+    from importer.pipeline.work import WorkResult
 
 
 @click.command()
@@ -38,7 +41,7 @@ from importer.report.totals import Totals
 @click.option(
     "--lease-seconds",
     type=click.FloatRange(min=1),
-    default=WorkConfig.__dataclass_fields__["lease_seconds"].default,
+    default=LEASE_SECONDS,
     show_default=True,
     help="How long rows this worker holds stay its own if it stops renewing them (dies); "
     "then another worker takes them over.",
@@ -64,6 +67,9 @@ def work(  # noqa: PLR0917 (click passes every option)
     """
     if not isinstance(state_dir, str) or not is_database_url(state_dir):
         fail("workers share a run through a PostgreSQL ledger: give --state postgresql://...")
+    from importer.pipeline.work import WorkConfig  # noqa: PLC0415 (psycopg, httpx and aiohttp)
+    from importer.pipeline.work import work as work_on  # noqa: PLC0415
+
     config = WorkConfig(
         state=state_dir,
         run_id=run_id,

@@ -43,7 +43,7 @@ from importer.jobs.secret_scan import (
 )
 from importer.jobs.threshold import FailureThreshold, ThresholdError
 from importer.ledger import is_database_url
-from importer.push.workers import PushSettings
+from importer.push.settings import PushSettings
 
 NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,63}")
 """A job's name: it may name a folder (``{job}`` in ``out``), so letters, digits, ``_.-``."""

@@ -19,7 +19,7 @@ from importer.contracts.contract import RateLimit
 from importer.errors import ConfigError
 from importer.ledger import is_database_url
 from importer.lifecycle import Reason, Status
-from importer.push.workers import PushSettings
+from importer.push.settings import PushSettings
 from importer.read import ReadLimits
 
 __all__ = ["RETRIED_REASONS", "Retry", "plan_retry"]

@@ -15,7 +15,7 @@ from importer.config import RunConfig
 from importer.errors import InputError, MissingCredential
 from importer.jobs.file import Job
 from importer.jobs.threshold import FailureThreshold
-from importer.push.workers import PushSettings
+from importer.push.settings import PushSettings
 
 _GLOB = re.compile(r"[*?[]")
 

@@ -2,15 +2,17 @@
 
 Where it lives is the ``--state`` a command is given: a folder (the embedded SQLite ledger,
 the default) or a ``postgresql://`` URL (one PostgreSQL database shared by workers on any
-machine). Every command opens it through the functions here, never a backend directly.
+machine). Every command opens it through the functions here, never a backend directly. The
+PostgreSQL backend (and its driver) is imported only when a URL is given.
 """
 
 from __future__ import annotations
 
 from pathlib import Path
 
-from importer.ledger import postgres, sqlite
+from importer.ledger import sqlite
 from importer.ledger.interface import Ledger, Run, RunHistory
+from importer.ledger.interface import is_database_url as _is_database_url
 from importer.redact import safe_url
 
 StateLocation = Path | str
@@ -19,7 +21,7 @@ StateLocation = Path | str
 
 def is_database_url(state: StateLocation | None) -> bool:
     """Return whether ``state`` names a PostgreSQL database rather than a folder."""
-    return postgres.is_database_url(state)
+    return _is_database_url(state)
 
 
 def state_shown(state: StateLocation) -> str:
@@ -46,6 +48,8 @@ def open_ledger(
         ConfigError: when the folder or the database cannot be used.
     """
     if is_database_url(state):
+        from importer.ledger import postgres  # noqa: PLC0415 (only for a URL)
+
         return postgres.PostgresLedger(str(state), vendor=vendor, account=account, lock=lock)
     return sqlite.SqliteLedger(Path(state), vendor=vendor, account=account, lock=bool(lock))
 
@@ -58,6 +62,8 @@ def open_run(state: StateLocation, run_id: str, *, lock: bool) -> tuple[Ledger, 
         ConfigError: when the ledger cannot be read.
     """
     if is_database_url(state):
+        from importer.ledger import postgres  # noqa: PLC0415 (only for a URL)
+
         return postgres.open_run(str(state), run_id, lock=lock)
     return sqlite.open_run(Path(state), run_id, lock=lock)
 
@@ -70,6 +76,8 @@ def open_history(state: StateLocation) -> RunHistory | None:
         ConfigError: when the ledger cannot be read.
     """
     if is_database_url(state):
+        from importer.ledger import postgres  # noqa: PLC0415 (only for a URL)
+
         return postgres.open_history(str(state))
     return sqlite.open_history(Path(state))
 
@@ -81,5 +89,7 @@ def still_running(state: StateLocation, run: Run) -> bool:
     holds the account's run lock, or rows of the run wait in the work queue for workers.
     """
     if is_database_url(state):
+        from importer.ledger import postgres  # noqa: PLC0415 (only for a URL)
+
         return postgres.still_running(str(state), run)
     return sqlite.is_locked(Path(state), run.vendor)

@@ -24,6 +24,16 @@ from typing import Any, Protocol
 from importer.errors import ConfigError
 from importer.lifecycle import Known, RowOutcome, State
 
+URL_SCHEMES = ("postgresql://", "postgres://")
+
+LEASE_SECONDS = 30.0
+"""How long a worker holds the rows it took before another may take them over (renewed)."""
+
+
+def is_database_url(state: object) -> bool:
+    """Return whether ``state`` names a PostgreSQL database rather than a folder."""
+    return isinstance(state, str) and state.strip().lower().startswith(URL_SCHEMES)
+
 
 class RunLocked(ConfigError):
     """Raised when another run of the same vendor holds the state directory."""

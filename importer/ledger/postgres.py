@@ -50,7 +50,6 @@ from importer.ledger.interface import (
 from importer.lifecycle import STATUS_OF, Known, Reason, RowOutcome, State, move
 from importer.redact import safe_url
 
-URL_SCHEMES = ("postgresql://", "postgres://")
 SCHEMA_VERSION = 1
 LOCK_CLASS = 0x494D50  # "IMP": the first key of every advisory lock the importer takes
 MIGRATION_LOCK = 0
@@ -136,11 +135,6 @@ _RUN_COLUMNS = (
     " totals"
 )
 _OUTCOME_COLUMNS = ("state", "reason", "message", "http_status", "vendor_id", "attempts")
-
-
-def is_database_url(state: object) -> bool:
-    """Return whether ``state`` names a PostgreSQL database rather than a folder."""
-    return isinstance(state, str) and state.strip().lower().startswith(URL_SCHEMES)
 
 
 def connect(url: str) -> psycopg.Connection[Any]:

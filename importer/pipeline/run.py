@@ -18,7 +18,7 @@ from contextlib import AsyncExitStack, ExitStack
 from dataclasses import asdict, dataclass, field, replace
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
 import numpy as np
@@ -30,11 +30,9 @@ from importer.config import RunConfig
 from importer.contracts.contract import Contract, RateLimit, load_contract
 from importer.dedupe import Deduper
 from importer.errors import ConfigError, InputError, MappingError
-from importer.ledger import open_ledger, state_shown
+from importer.ledger import is_database_url, open_ledger, state_shown
 from importer.ledger.books import Bookkeeper
 from importer.ledger.interface import Ledger, Run
-from importer.ledger.postgres import PostgresLedger, is_database_url
-from importer.ledger.work import WorkItem, enqueue
 from importer.lifecycle import Reason, RowOutcome, State, account_of
 from importer.mapping import (
     MappingPlan,
@@ -50,13 +48,15 @@ from importer.pipeline.progress import NullObserver, Observer
 from importer.pipeline.signals import stop_on_signals
 from importer.push.auth import Credentials, credentials_from_env
 from importer.push.throttle import Throttle
-from importer.push.workers import Pusher
 from importer.read import Chunk, Sheet, open_sheet
 from importer.redact import safe_url
 from importer.report.totals import Totals
 from importer.report.writer import ReportFiles, ReportWriter
-from importer.sandbox import EmbeddedSandbox
 from importer.validate import build_schema, validate_chunk
+
+if TYPE_CHECKING:  # the client, the sandbox and PostgreSQL load when a run needs them
+    from importer.ledger.postgres import PostgresLedger
+    from importer.push.workers import Pusher
 
 
 @dataclass(frozen=True, slots=True)
@@ -349,6 +349,8 @@ def _connect(
     if config.dry_run:
         return None
     if config.use_sandbox:
+        from importer.sandbox import EmbeddedSandbox  # noqa: PLC0415 (aiohttp's server)
+
         sandbox = resources.enter_context(EmbeddedSandbox(contract))
         observer.note(f"embedded sandbox for {contract.id} at {sandbox.base_url}")
         fallback = contract.auth.sandbox_credentials
@@ -383,6 +385,8 @@ async def _stream(
     """Run every chunk through the stages; return the abort reason, if the run was aborted."""
     async with AsyncExitStack() as stack:
         if target is not None:
+            from importer.push.workers import Pusher  # noqa: PLC0415 (httpx and aiohttp)
+
             stages.pusher = await stack.enter_async_context(
                 Pusher(
                     contract=stages.contract,
@@ -584,6 +588,8 @@ def plan_for_workers(
         raise ConfigError(
             "a planned import is sent by workers: --sandbox and --dry-run do not apply"
         )
+    from importer.ledger.postgres import PostgresLedger  # noqa: PLC0415 (psycopg)
+
     observer = observer or NullObserver()
     contract, sheet, plan = plan_import(config)
     schema = build_schema(contract)
@@ -635,6 +641,8 @@ def _plan_chunk(config: RunConfig, chunk: Chunk, planning: _Planning, run_id: st
     outcomes, kept = check_chunk(
         chunk, planning.plan, planning.contract, planning.schema, planning.deduper
     )
+    from importer.ledger.work import WorkItem, enqueue  # noqa: PLC0415 (psycopg)
+
     to_send, outcomes = _book(chunk, kept, outcomes, planning.bookkeeper, planning)
     items = []
     for record in to_send:

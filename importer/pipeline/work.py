@@ -29,7 +29,7 @@ from pathlib import Path
 
 from importer.contracts.contract import Contract, RateLimit, load_contract
 from importer.errors import ConfigError
-from importer.ledger.interface import Run
+from importer.ledger.interface import LEASE_SECONDS, Run
 from importer.ledger.postgres import PostgresLedger, open_run
 from importer.ledger.work import BucketShape, SharedBucket, WorkQueue, remaining
 from importer.lifecycle import Answer, Reason, RowOutcome, as_reported
@@ -38,7 +38,8 @@ from importer.pipeline.progress import NullObserver, Observer
 from importer.pipeline.run import PLANNED
 from importer.pipeline.signals import stop_on_signals
 from importer.push.auth import credentials_from_env
-from importer.push.workers import Pusher, PushSettings
+from importer.push.settings import PushSettings
+from importer.push.workers import Pusher
 from importer.redact import safe_url
 from importer.report.rebuild import rebuild_report
 from importer.report.totals import Totals
@@ -67,7 +68,7 @@ class WorkConfig:
     base_url: str | None = None
     """The vendor's base URL, if not the one the run was planned with."""
     push: PushSettings = field(default_factory=PushSettings)
-    lease_seconds: float = 30.0
+    lease_seconds: float = LEASE_SECONDS
     """How long a leased row stays this worker's without a renewal (renewed every third)."""
     poll_seconds: float = 0.5
     """How often a worker with nothing to lease looks again while others hold rows."""

@@ -42,6 +42,7 @@ from importer.push.classify import (
     classify_transport_error,
     classify_unsendable,
 )
+from importer.push.settings import PushSettings
 from importer.push.transport import AiohttpTransport
 from importer.redact import Redactor, safe_url, url_secrets
 
@@ -52,25 +53,6 @@ HEADERS = {
     "accept": "*/*",
     "accept-encoding": "gzip, deflate",
 }
-
-
-@dataclass(frozen=True, slots=True, kw_only=True)
-class PushSettings:
-    """How hard and how patiently to push; every default lives here."""
-
-    concurrency: int = 8
-    timeout_seconds: float = 30.0
-    connect_timeout_seconds: float = 10.0
-    max_attempts: int = 5
-    backoff_initial_seconds: float = 0.5
-    backoff_max_seconds: float = 30.0
-    retry_after_cap_seconds: float = 120.0
-    max_response_bytes: int = 1_000_000
-    """Read at most this much of an answer's body (a vendor's answers are small JSON)."""
-    max_row_seconds: float = 300.0
-    """Give up on a row whose retries would run longer than this."""
-    max_run_seconds: float | None = None
-    """Send no new row after this budget, nor wait past it; the rows left are ``deferred``."""
 
 
 class PushHooks(Protocol):
