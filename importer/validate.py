@@ -75,8 +75,8 @@ def valid_emails(values: pd.Series) -> pd.Series:
     missing = values.isna().to_numpy()
     passed = plain_emails(arrow_text(values)).to_numpy(zero_copy_only=False)
     passed |= missing
-    rest = ~passed
-    passed[rest] = [email_problem(text) is None for text in values.to_numpy()[rest]]
+    rest = np.flatnonzero(~passed)
+    passed[rest] = [email_problem(text) is None for text in values.iloc[rest].tolist()]
     return pd.Series(passed, index=values.index, dtype=bool)
 
 
@@ -182,7 +182,7 @@ class _Failures:
             return
         positions = self._index.get_indexer(rows)
         self.failed[positions] = True
-        cells = values.to_numpy(dtype=object)[positions]
+        cells = values.iloc[positions].tolist()
         self._reasons.append((positions, [_reason(path, rule, cell) for cell in cells]))
 
     def messages(self) -> dict[int, str]:
