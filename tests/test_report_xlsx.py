@@ -17,7 +17,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from importer.lifecycle import Reason, RowOutcome, State
-from importer.report import xlsx
+from importer.report import xlsx, zipstream
 from importer.report.cells import neutralize
 from importer.report.writer import ReportFiles, ReportWriter
 
@@ -160,3 +160,38 @@ def test_every_cell_shows_what_the_one_cell_reference_shows(
             assert all(cell.data_type in {"s", "n"} for cell in row if cell.value is not None)
     expected = [[expected_text(neutralize(cell)) or None for cell in row] for row in values]
     assert shown == expected
+
+
+@pytest.mark.parametrize("limit", [zipstream.ZIP64_LIMIT, 0])
+def test_the_zip_is_read_alike_with_and_without_zip64_records(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, limit: int
+) -> None:
+    monkeypatch.setattr(zipstream, "ZIP64_LIMIT", limit)  # 0: every entry past the limit
+    rows = [(CREATED, [f"n{i}", f"e{i}@x.io", "new"]) for i in range(40)]
+    rows += [(FAILED, ["=1+1", " spaced ", ""])]
+    files = write(tmp_path, rows)
+    assert files.report_xlsx is not None and files.to_fix_xlsx is not None
+    for book in (files.report_xlsx, files.to_fix_xlsx):
+        with zipfile.ZipFile(book) as package:
+            assert package.testzip() is None
+            assert all(item.compress_type == zipfile.ZIP_DEFLATED for item in package.infolist())
+    sheets = calamine_sheets(files.report_xlsx)
+    assert [row[7:] for row in sheets["created"][1:]] == [row[1] for row in rows[:40]]
+    failed = openpyxl.load_workbook(files.report_xlsx)["failed"]
+    assert [cell.value for cell in failed[2]][7:] == ["'=1+1", " spaced ", None]
+    assert calamine_sheets(files.to_fix_xlsx)["to fix"][1][:3] == ["'=1+1", " spaced ", ""]
+
+
+def test_a_deflated_part_holds_what_was_written_in_pieces(tmp_path: Path) -> None:
+    pieces = [b"<row>" * n + "é".encode() for n in range(0, 3000, 7)]
+    with (tmp_path / "spool").open("w+b") as spool:
+        part = zipstream.DeflatedPart(spool)
+        for piece in pieces:
+            part.write(piece)
+        part.close()
+        with (tmp_path / "book.zip").open("wb") as target:
+            book = zipstream.ZipWriter(target)
+            book.add("a.xml", part)
+            book.close()
+    with zipfile.ZipFile(tmp_path / "book.zip") as package:
+        assert package.read("a.xml") == b"".join(pieces)

@@ -19,9 +19,8 @@ summary.json): past it Excel calls the workbook corrupt.
 
 from __future__ import annotations
 
-import shutil
+import io
 import tempfile
-import zipfile
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -35,6 +34,7 @@ from importer.lifecycle import Reason, Status
 from importer.read.records import column_letter
 from importer.report.sheetxml import EXCEL_MAX_CHARS, concatenated, rows_xml, text_xml
 from importer.report.totals import Totals
+from importer.report.zipstream import DeflatedPart, ZipWriter, deflated_text
 
 __all__ = [
     "EXCEL_MAX_CHARS",
@@ -78,9 +78,6 @@ XML_BATCH_ROWS = 16_384
 
 MIN_WIDTH, MAX_WIDTH = 8, 60
 
-COMPRESS_LEVEL = 1
-"""zlib level of the sheets: the XML is repetitive, so level 1 is small and several times faster."""
-
 _NUMERIC_COLUMNS = frozenset({0, 4, 6})  # source_row, http_status, attempts
 _STATUS_COLUMN = 1
 _SUMMARY_HEADER = ("Field", "Value")
@@ -110,7 +107,9 @@ class ReportSheets:
         self.folder = folder
         """Where the sheets' rows are spooled (the run's hidden work folder)."""
         self._statuses = [
-            _StatusRows(status, folder, cap=MAX_OTHER_ROWS if status in CAPPED else None)
+            _StatusRows(
+                status, self.header, folder, cap=MAX_OTHER_ROWS if status in CAPPED else None
+            )
             for status in STATUS_ORDER
         ]
 
@@ -133,7 +132,7 @@ class ReportSheets:
     def close(self) -> None:
         """Drop the spooled rows."""
         for part in self.parts:
-            part.spool.close()
+            part.body.discard()
 
 
 class TableSheet:
@@ -142,7 +141,7 @@ class TableSheet:
     def __init__(self, header: Sequence[str], title: str, folder: Path) -> None:
         """Start the sheet ``title`` under ``header``, its rows spooled in ``folder``."""
         self.header = list(header)
-        self._rows = _StatusRows(title, folder, cap=None, numeric=frozenset())
+        self._rows = _StatusRows(title, self.header, folder, cap=None, numeric=frozenset())
 
     @property
     def parts(self) -> list[_Part]:
@@ -157,7 +156,7 @@ class TableSheet:
     def close(self) -> None:
         """Drop the spooled rows."""
         for part in self.parts:
-            part.spool.close()
+            part.body.discard()
 
 
 def write_xlsx(
@@ -185,18 +184,21 @@ def write_table_xlsx(target: IO[bytes], table: TableSheet) -> None:
 
 @dataclass(slots=True)
 class _Part:
-    """One worksheet of status rows: their XML spooled aside, and a sample to size columns."""
+    """One worksheet of rows: its XML deflated into a spool as it comes, and a sample to size
+    its columns (the first rows, which are all in before the first XML is written)."""
 
     title: str
-    spool: IO[bytes]
-    rows: int = 0
-    """The rows added, spooled or pending."""
-    sample: list[list[str]] = field(default_factory=list)
+    header: Sequence[str]
+    body: DeflatedPart
     numeric: frozenset[int] = _NUMERIC_COLUMNS
     """The columns written as numbers (the report's row number, HTTP status, attempts)."""
+    rows: int = 0
+    """The rows added, written or pending."""
+    sample: list[list[str]] = field(default_factory=list)
     pending: list[Sequence[pa.Array]] = field(default_factory=list)
     """Batches added but not yet turned into XML: a few large batches cost less than many."""
     pending_rows: int = 0
+    started: bool = False
 
     def add(self, columns: Sequence[pa.Array]) -> None:
         """Append a batch of rows below the ones already added."""
@@ -211,13 +213,29 @@ class _Part:
             self.flush()
 
     def flush(self) -> None:
-        """Spool the pending rows' XML."""
+        """Write the pending rows' XML."""
         if not self.pending:
             return
+        self._start()
         columns = [pa.concat_arrays(parts) for parts in zip(*self.pending, strict=True)]
         first = self.rows - self.pending_rows + 2
-        self.spool.write(concatenated(rows_xml(columns, first, self.numeric)))
+        self.body.write(concatenated(rows_xml(columns, first, self.numeric)))
         self.pending, self.pending_rows = [], 0
+
+    def finish(self) -> DeflatedPart:
+        """Write the rest of the worksheet and return it, closed."""
+        self.flush()
+        self._start()
+        self.body.write(_sheet_tail(_table_ref(len(self.header), self.rows)).encode())
+        self.body.close()
+        return self.body
+
+    def _start(self) -> None:
+        """Write the worksheet's start and its header row, sized by the sample, once."""
+        if not self.started:
+            widths = _column_widths(self.header, self.sample)
+            self.body.write((_sheet_head(widths) + _header_row(self.header)).encode())
+            self.started = True
 
 
 class _StatusRows:
@@ -226,6 +244,7 @@ class _StatusRows:
     def __init__(
         self,
         status: Status | str,
+        header: Sequence[str],
         spools: Path,
         *,
         cap: int | None = None,
@@ -233,6 +252,7 @@ class _StatusRows:
     ) -> None:
         self.title = status.value if isinstance(status, Status) else status
         """The sheet's name, and the status its rows have."""
+        self._header = header
         self._spools = spools
         self._cap = cap
         self._numeric = numeric
@@ -264,7 +284,9 @@ class _StatusRows:
     def _new_part(self) -> _Part:
         number = len(self.parts) + 1
         title = self.title if number == 1 else f"{self.title} ({number})"
-        return _Part(title, tempfile.TemporaryFile(dir=self._spools), numeric=self._numeric)
+        spool = tempfile.TemporaryFile(dir=self._spools)  # noqa: SIM115 (closed by discard)
+        body = DeflatedPart(spool)
+        return _Part(title, self._header, body, numeric=self._numeric)
 
 
 def _rows_of(columns: list[pa.Array], statuses: list[str]) -> list[pa.Array]:
@@ -318,32 +340,23 @@ def _write_package(
     """Write the zip: content types, relationships, workbook, styles, then every sheet."""
     first = [] if summary is None else ["Summary"]
     titles = [*first, *(part.title for part in parts)]
-    with zipfile.ZipFile(target, "w", zipfile.ZIP_DEFLATED, compresslevel=COMPRESS_LEVEL) as book:
-        book.writestr("[Content_Types].xml", _content_types(len(titles)))
-        book.writestr("_rels/.rels", _package_rels())
-        rows = [part.rows for part in parts]
-        book.writestr("xl/workbook.xml", _workbook(titles, rows, header, skip=len(first)))
-        book.writestr("xl/_rels/workbook.xml.rels", _workbook_rels(len(titles)))
-        book.writestr("xl/styles.xml", _STYLES)
-        if summary is not None:
-            book.writestr(
-                "xl/worksheets/sheet1.xml",
-                _sheet_head(summary.widths, rows=None, width=2)
-                + summary.rows_xml
-                + _sheet_tail(None),
-            )
-        header_xml = _header_row(header)
-        for number, part in enumerate(parts, start=len(first) + 1):
-            part.flush()
-            widths = _column_widths(header, part.sample)
-            size = part.spool.seek(0, 2)
-            name = f"xl/worksheets/sheet{number}.xml"
-            with book.open(name, "w", force_zip64=size > zipfile.ZIP64_LIMIT // 2) as entry:
-                entry.write(_sheet_head(widths, rows=part.rows, width=len(header)).encode())
-                entry.write(header_xml.encode())
-                part.spool.seek(0)
-                shutil.copyfileobj(part.spool, entry, 1 << 20)
-                entry.write(_sheet_tail(_table_ref(len(header), part.rows)).encode())
+    rows = [part.rows for part in parts]
+    small = {
+        "[Content_Types].xml": _content_types(len(titles)),
+        "_rels/.rels": _package_rels(),
+        "xl/workbook.xml": _workbook(titles, rows, header, skip=len(first)),
+        "xl/_rels/workbook.xml.rels": _workbook_rels(len(titles)),
+        "xl/styles.xml": _STYLES,
+    }
+    if summary is not None:
+        sheet = _sheet_head(summary.widths) + summary.rows_xml + _sheet_tail(None)
+        small["xl/worksheets/sheet1.xml"] = sheet
+    book = ZipWriter(target)
+    for name, text in small.items():
+        book.add(name, deflated_text(text, io.BytesIO()))
+    for number, part in enumerate(parts, start=len(first) + 1):
+        book.add(f"xl/worksheets/sheet{number}.xml", part.finish())
+    book.close()
 
 
 def _content_types(sheets: int) -> str:
@@ -403,15 +416,17 @@ def _workbook_rels(sheets: int) -> str:
     return f'{_DECLARATION}<Relationships xmlns="{_PACKAGE_RELS}">{links}{styles}</Relationships>'
 
 
-def _sheet_head(widths: Sequence[int], *, rows: int | None, width: int) -> str:
-    """Return a worksheet's start: its extent, the frozen header, the column widths."""
-    extent = f'<dimension ref="{_table_ref(width, rows)}"/>' if rows is not None else ""
+def _sheet_head(widths: Sequence[int]) -> str:
+    """Return a worksheet's start: the frozen header, the column widths.
+
+    It has no ``<dimension>`` (an optional hint): it is written before the rows are counted.
+    """
     columns = "".join(
         f'<col min="{n}" max="{n}" width="{w}" customWidth="1"/>'
         for n, w in enumerate(widths, start=1)
     )
     return (
-        f'{_DECLARATION}<worksheet xmlns="{_MAIN}" xmlns:r="{_RELS}">{extent}'
+        f'{_DECLARATION}<worksheet xmlns="{_MAIN}" xmlns:r="{_RELS}">'
         '<sheetViews><sheetView workbookViewId="0">'
         '<pane ySplit="1" topLeftCell="A2" activePane="bottomLeft" state="frozen"/>'
         '<selection pane="bottomLeft" activeCell="A2" sqref="A2"/></sheetView></sheetViews>'
