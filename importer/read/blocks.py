@@ -80,7 +80,7 @@ def csv_rows(
     if resume is None or codec is None:
         return
     size = max(1, min(block_bytes, limits.max_cell_chars, limits.max_row_chars))
-    blocks = _Blocks(codec, delimiter, width, limits, size)
+    blocks = _Blocks(codec, delimiter, width, limits)
     with path.open("rb") as raw:
         while resume is not None:
             start, number = resume
@@ -89,11 +89,8 @@ def csv_rows(
             if not data:
                 return
             end = len(data) if len(data) < size else data.rfind(b"\n") + 1
-            simple = blocks.simple_length(data[:end], number)
-            rows = blocks.parse(data[:simple], number) if simple else None
-            if rows is None:
-                simple = 0
-            else:
+            rows, simple = blocks.read(data[:end], number)
+            if rows is not None:
                 if len(rows):
                     yield rows
                 start, number = start + simple, number + _line_count(data[:simple])
@@ -104,6 +101,16 @@ def csv_rows(
             lines = rest.count(b"\n") + rest.count(b"\r") - rest.count(b"\r\n")
             reader = RecordReader(path, encoding, delimiter, limits, start=start, number=number)
             resume = yield from exact.rows(reader, until=start + len(rest), lines=lines)
+
+
+def _part(text: bytes) -> int:
+    """Return how many bytes pyarrow parses at a time: a quarter of the text, for its threads."""
+    return max(1 << 16, len(text) // 4 + 1)
+
+
+def _worth(length: int, block: int) -> int:
+    """Return a simple start's length if it is worth parsing column-wise apart, else 0."""
+    return length if length * _SMALL_SHARE >= block else 0
 
 
 def _block_codec(encoding: str) -> str | None:
@@ -187,16 +194,13 @@ class _Exact:
 class _Blocks:
     """Tells how much of a block is simple, and parses that part column-wise."""
 
-    def __init__(
-        self, codec: str, delimiter: str, width: int, limits: ReadLimits, size: int
-    ) -> None:
+    def __init__(self, codec: str, delimiter: str, width: int, limits: ReadLimits) -> None:
         self._codec = codec
         self._delimiter = delimiter
         self._byte = ord(delimiter)
         self._width = width
         self._max_rows = limits.max_rows
-        self._size = size
-        self._parse = pa_csv.ParseOptions(
+        self._options = pa_csv.ParseOptions(
             delimiter=delimiter,
             quote_char='"',
             double_quote=True,
@@ -205,18 +209,48 @@ class _Blocks:
             ignore_empty_lines=True,
         )
 
-    def simple_length(self, data: bytes, number: int) -> int:
+    def read(self, block: bytes, number: int) -> tuple[Rows | None, int]:
+        """Return the rows of the block's simple start, its first line numbered ``number``, and
+        its length in bytes; (None, 0) when it has none worth reading column-wise."""
+        simple = self._simple_length(block, number)
+        rows = self._parse(block[:simple], number) if simple else None
+        if rows is None and simple:
+            simple = self._uniform_length(block[:simple], len(block))
+            rows = self._parse(block[:simple], number) if simple else None
+        return (rows, simple) if rows is not None else (None, 0)
+
+    def _simple_length(self, block: bytes, number: int) -> int:
         """Return how many bytes from the block's start are simple lines, cut at a line start;
         0 when that is a small part of the block, or the rows would pass the row limit."""
-        if not data or number - 1 + _line_count(data) > self._max_rows:
+        if not block or number - 1 + _line_count(block) > self._max_rows:
             return 0
-        bad = _first_problem(data, self._byte, self._codec)
-        if bad >= len(data):
-            return len(data)
-        simple = data.rfind(b"\n", 0, bad) + 1
-        return simple if simple * _SMALL_SHARE >= len(data) else 0
+        bad = _first_problem(block, self._byte, self._codec)
+        if bad >= len(block):
+            return len(block)
+        return _worth(block.rfind(b"\n", 0, bad) + 1, len(block))
 
-    def parse(self, data: bytes, number: int) -> Rows | None:
+    def _uniform_length(self, data: bytes, block: int) -> int:
+        """Return how many bytes of simple lines from the start have as many cells as the
+        first non-empty one, cut at a line start; 0 when all do or that is a small part of a
+        block of ``block`` bytes."""
+        array = np.frombuffer(data, dtype=np.uint8)
+        delimiters = np.flatnonzero(array == self._byte)
+        if b'"' in data:
+            quotes = np.flatnonzero(array == _QUOTE)
+            delimiters = delimiters[(np.searchsorted(quotes, delimiters) & 1) == 0]
+        feeds = np.flatnonzero(array == _LF)
+        lines = _line_count(data)
+        cells = np.bincount(np.searchsorted(feeds, delimiters), minlength=lines)
+        starts = np.concatenate(([0], feeds + 1))[:lines]
+        ends = np.concatenate((feeds, [len(array)]))[:lines]
+        ends -= (ends > starts) & (array[np.maximum(ends - 1, 0)] == _CR)
+        filled = np.flatnonzero(ends > starts)
+        if not len(filled):
+            return 0
+        other = filled[cells[filled] != cells[filled[0]]]
+        return _worth(int(starts[other[0]]), block) if len(other) else 0
+
+    def _parse(self, data: bytes, number: int) -> Rows | None:
         """Return the rows of simple lines numbered from ``number``, or None if pyarrow does
         not take them (rows of different widths, text that is not UTF-8)."""
         text = data if self._codec == "utf-8" else data.decode(self._codec, "replace").encode()
@@ -227,8 +261,8 @@ class _Blocks:
         try:
             table = pa_csv.read_csv(
                 io.BytesIO(text),
-                read_options=pa_csv.ReadOptions(column_names=names, block_size=self._part(text)),
-                parse_options=self._parse,
+                read_options=pa_csv.ReadOptions(column_names=names, block_size=_part(text)),
+                parse_options=self._options,
                 convert_options=pa_csv.ConvertOptions(
                     column_types=dict.fromkeys(names, TEXT),
                     strings_can_be_null=False,
@@ -241,11 +275,6 @@ class _Blocks:
         if numbers is None:
             return None
         return fit_columns(numbers, table.columns, self._width)
-
-    @staticmethod
-    def _part(text: bytes) -> int:
-        """Return the bytes pyarrow parses at a time: a quarter of the text, for its threads."""
-        return max(1 << 16, len(text) // 4 + 1)
 
     def _first_width(self, text: bytes) -> int | None:
         """Return how many cells the first non-empty line has; None if every line is empty."""
