@@ -21,12 +21,16 @@ from html.parser import HTMLParser
 from pathlib import Path
 from urllib.parse import quote
 
+import pandas as pd
 import pytest
 from click.testing import CliRunner
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from importer.cli import main
 from importer.lifecycle import Reason, RowOutcome, State
 from importer.report import html as report_html
+from importer.report.cells import neutralize
 from importer.report.writer import ReportWriter
 
 CHROMIUM = "/usr/bin/chromium"
@@ -368,3 +372,29 @@ def test_an_aborted_run_says_why_first(tmp_path: Path) -> None:
     banner = page.by_id("aborted")
     assert banner.text() == f"The run was aborted: {reason}"
     assert [bold.text() for bold in banner.find("b")] == ["The run was aborted:"]
+
+
+def shown_cell(value: str) -> str:
+    """What the table shows of one cell: the reference, one value at a time."""
+    typed = value[1:]
+    if value.startswith("'") and neutralize(typed) == value:  # the report's safety quote
+        value = typed
+    if len(value) > report_html.CELL_CHARS:
+        value = value[: report_html.CELL_CHARS] + "\u2026"
+    return report_html._text(value)
+
+
+cell_values = st.one_of(
+    st.text(max_size=8),
+    st.lists(
+        st.sampled_from([*"'=+-@ab|!&<>\"\t\x00\x7f", "dde(", "é", "😀", "cmd|x!"]), max_size=8
+    ).map("".join),
+    st.text(alphabet="ab'", min_size=295, max_size=305),
+)
+
+
+@settings(max_examples=150, deadline=None)
+@given(values=st.lists(cell_values, max_size=20))
+def test_the_table_shows_each_cell_as_the_one_cell_reference_does(values: list[str]) -> None:
+    shown = report_html._shown_cells(pd.Series(values, dtype="str"))
+    assert shown == [shown_cell(value) for value in values]

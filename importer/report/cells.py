@@ -140,9 +140,10 @@ def _quote_candidates(values: pa.Array) -> tuple[npt.NDArray[np.bool_], npt.NDAr
     sure = _SURE_FIRST[first]
     unsure = _RISKY_FIRST[first] & ~sure
     # "dde(" (any case): the second and third bytes say whether a "d" value may be one
-    second = data[np.minimum(starts + 1, len(data) - 1)]
-    third = data[np.minimum(starts + 2, len(data) - 1)]
-    unsure |= ((first | 0x20) == ord("d")) & (ends - starts >= 3) & _D[second] & _E[third]
+    d_first = np.flatnonzero(((first | 0x20) == ord("d")) & (ends - starts >= 3))
+    if len(d_first):
+        at = starts[d_first]
+        unsure[d_first] |= _D[data[at + 1]] & _E[data[at + 2]]
     pipes = byte_positions(data[starts[0] : ends[-1]], b"|") if count else np.empty(0, np.int64)
     if len(pipes):  # a remote reference, such as cmd|' /C calc'!A0
         rows = np.unique(np.searchsorted(ends, pipes + starts[0], side="right"))

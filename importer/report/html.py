@@ -32,7 +32,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from importer.lifecycle import Reason, Status
-from importer.report.cells import neutralize
+from importer.report.cells import neutralize_column
 from importer.report.totals import Totals
 
 TABLE_ROW_LIMIT = 5_000
@@ -269,8 +269,10 @@ class TableRows:
         if self._batches:
             columns = zip(*self._batches, strict=True)
             rows = pd.DataFrame(
-                {n: pa.concat_arrays(parts).to_pylist() for n, parts in enumerate(columns)},
-                dtype=object,
+                {
+                    n: pd.Series(pd.arrays.ArrowStringArray(pa.concat_arrays(parts)))
+                    for n, parts in enumerate(columns)
+                }
             )
         else:
             rows = pd.DataFrame(columns=list(range(self._width)), dtype=str)
@@ -522,10 +524,34 @@ def _table_notes(table: _Table) -> Iterator[str]:
 
 def _shown_cells(values: pd.Series) -> list[str]:
     """Return one column's cells as escaped HTML text, as typed, cut to ``CELL_CHARS``."""
-    texts = values.astype(str)
-    typed = texts.str.slice(1)
-    quoted = texts.str.startswith("'") & (typed.map(neutralize) == texts)
-    texts = texts.where(~quoted, typed)  # the safety quote the report added is no data
-    long = texts.str.len() > CELL_CHARS
-    texts = texts.where(~long, texts.str.slice(0, CELL_CHARS) + "\u2026")
-    return [_text(text) for text in texts.tolist()]
+    texts = pa.array(values.astype(str).array).cast(pa.large_string())
+    typed = pc.utf8_slice_codeunits(texts, 1)
+    quoted = pc.and_(  # the safety quote the report added is no data
+        pc.starts_with(texts, "'"), pc.equal(neutralize_column(typed), texts)
+    )
+    texts = pc.if_else(quoted, typed, texts)
+    cut = pc.binary_join_element_wise(
+        pc.utf8_slice_codeunits(texts, 0, CELL_CHARS), _ELLIPSIS, _NOTHING
+    )
+    texts = pc.if_else(pc.greater(pc.utf8_length(texts), CELL_CHARS), cut, texts)
+    return [str(text) for text in _escaped(texts).to_pylist()]
+
+
+_ELLIPSIS, _NOTHING = pa.scalar("\u2026", pa.large_string()), pa.scalar("", pa.large_string())
+
+_CONTROL_RE2 = r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]"
+"""``_CONTROL`` in RE2 syntax."""
+
+
+def _escaped(texts: pa.Array) -> pa.Array:
+    """Return ``_text`` of every value: control characters made visible, then HTML-escaped."""
+    texts = pc.replace_substring_regex(texts, _CONTROL_RE2, "\ufffd")
+    for raw, escaped in (
+        ("&", "&amp;"),
+        ("<", "&lt;"),
+        (">", "&gt;"),
+        ('"', "&quot;"),
+        ("'", "&#x27;"),
+    ):
+        texts = pc.replace_substring(texts, raw, escaped)
+    return texts

@@ -37,13 +37,15 @@ from pathlib import Path
 from typing import IO, Any
 
 import numpy as np
+import numpy.typing as npt
 import pandas as pd
 import pyarrow as pa
+import pyarrow.compute as pc
 
 from importer.errors import ConfigError, ReportError
 from importer.lifecycle import Reason, RowOutcome, Status
 from importer.locks import try_lock
-from importer.outcomes import OutcomeGroups, as_chunk_outcomes
+from importer.outcomes import as_chunk_outcomes
 from importer.report import xlsx
 from importer.report.cells import csv_text, neutralize
 from importer.report.columns import (
@@ -56,7 +58,7 @@ from importer.report.html import TableRows, write_html
 from importer.report.rowscsv import (
     OWN,
     TEXT,
-    ChunkLines,
+    GroupFields,
     chunk_lines,
     csv_lines,
 )
@@ -182,25 +184,22 @@ class ReportWriter:
         self._file.buffer.write(lines.data)
         counted = lines.groups
         self._totals.add_groups(counted.status, counted.reason, counted.message, counted.rows)
-        self._write_spare_lines(groups, lines)
-        self._gather(lines.fields)
+        to_fix, unknown = (flags[groups.group] for flags in _spare_groups(counted))
+        self._write_spare_lines(lines.fields, to_fix, unknown)
+        self._gather(lines.fields, to_fix)
 
-    def _write_spare_lines(self, groups: OutcomeGroups, lines: ChunkLines) -> None:
+    def _write_spare_lines(
+        self, fields: list[pa.Array], to_fix: npt.NDArray[np.bool_], unknown: npt.NDArray[np.bool_]
+    ) -> None:
         """Add a chunk's rows in doubt to unknown.csv, its failed rows to to_fix.csv."""
-        unknown = np.array(groups.reason) == Reason.OUTCOME_UNKNOWN.value
-        failed = (np.array(groups.status) == Status.FAILED.value) & ~unknown
-        if failed[groups.group].any():
-            rows = pa.array(np.flatnonzero(failed[groups.group]))
-            fields = [field.take(rows) for field in lines.fields]
+        if to_fix.any():
             self._to_fix_writer()
             assert self._to_fix is not None
-            _append_lines(self._to_fix[0], _to_fix_fields(fields))
-        if unknown[groups.group].any():
-            rows = pa.array(np.flatnonzero(unknown[groups.group]))
-            fields = [field.take(rows) for field in lines.fields]
+            _append_lines(self._to_fix[0], _to_fix_fields(_rows_at(fields, to_fix)))
+        if unknown.any():
             self._unknown_writer()
             assert self._unknown is not None
-            _append_lines(self._unknown[0], self._unknown_fields(fields))
+            _append_lines(self._unknown[0], self._unknown_fields(_rows_at(fields, unknown)))
 
     def write_row(self, outcome: RowOutcome, values: Sequence[object]) -> None:
         """Append one row's line: its outcome, then its cells as the sheet had them.
@@ -233,22 +232,25 @@ class ReportWriter:
     def _flush_pending(self) -> None:
         """Hand the rows written one by one on to the sheets and the page, as columns."""
         if self._pending:
-            width = len(REPORT_COLUMNS) + len(self._columns)
-            columns = zip(*self._pending, strict=True) if self._pending else [()] * width
+            columns = zip(*self._pending, strict=True)
             self._gather([pa.array(column, TEXT) for column in columns])
             self._pending = []
 
-    def _gather(self, fields: list[pa.Array]) -> None:
-        """Give a batch of rows.csv's fields, as written, to the page and the workbooks."""
+    def _gather(self, fields: list[pa.Array], to_fix: npt.NDArray[np.bool_] | None = None) -> None:
+        """Give a batch of rows.csv's fields, as written, to the page and the workbooks.
+
+        ``to_fix`` says which rows are to_fix.csv's; when it is not given, their fields say.
+        """
         self._table.add(fields)
         if self._sheets is not None:
             self._sheets.add(fields)
         if self._to_fix_sheet is not None:
-            status, reason = (np.asarray(field.to_numpy(False)) for field in fields[1:3])
-            failed = (status == Status.FAILED.value) & (reason != Reason.OUTCOME_UNKNOWN.value)
-            if failed.any():
-                rows = pa.array(np.flatnonzero(failed))
-                self._to_fix_sheet.add(_to_fix_fields([field.take(rows) for field in fields]))
+            if to_fix is None:
+                failed = pc.equal(fields[1], Status.FAILED.value)
+                known = pc.not_equal(fields[2], Reason.OUTCOME_UNKNOWN.value)
+                to_fix = pc.and_(failed, known).to_numpy(zero_copy_only=False)
+            if to_fix.any():
+                self._to_fix_sheet.add(_to_fix_fields(_rows_at(fields, to_fix)))
 
     def finish(self, meta: Mapping[str, Any]) -> ReportFiles:
         """Complete the report aside, then move each file into place and drop the note.
@@ -506,6 +508,19 @@ def _summary_run(path: Path) -> str | None:
     except (OSError, ValueError, AttributeError):
         return None
     return str(run_id) if run_id else None
+
+
+def _spare_groups(groups: GroupFields) -> tuple[npt.NDArray[np.bool_], npt.NDArray[np.bool_]]:
+    """Return which outcome groups go to to_fix.csv (failed), which to unknown.csv."""
+    unknown = pc.equal(groups.reason, Reason.OUTCOME_UNKNOWN.value).to_numpy(zero_copy_only=False)
+    failed = pc.equal(groups.status, Status.FAILED.value).to_numpy(zero_copy_only=False)
+    return failed & ~unknown, unknown
+
+
+def _rows_at(fields: list[pa.Array], chosen: npt.NDArray[np.bool_]) -> list[pa.Array]:
+    """Return the chosen rows of a batch of columns."""
+    rows = pa.array(np.flatnonzero(chosen))
+    return [field.take(rows) for field in fields]
 
 
 def _to_fix_fields(fields: list[pa.Array]) -> list[pa.Array]:
