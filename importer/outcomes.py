@@ -20,6 +20,10 @@ from importer.lifecycle import STATUS_OF, Reason, RowOutcome, State, Status
 
 Rows = npt.NDArray[np.int64]
 
+_STATUS_TEXT = {state: status.value for state, status in STATUS_OF.items()}
+_REASON_TEXT = {reason: reason.value for reason in Reason}
+"""Each state's status and each reason as plain text, read without an enum lookup per row."""
+
 
 @dataclass(frozen=True, slots=True)
 class SharedOutcome:
@@ -82,8 +86,8 @@ class OutcomeGroups:
         return cls(
             source_row=source_row,
             group=group,
-            status=[STATUS_OF[outcome.state].value for outcome in outcomes],
-            reason=[outcome.reason.value for outcome in outcomes],
+            status=[_STATUS_TEXT[outcome.state] for outcome in outcomes],
+            reason=[_REASON_TEXT[outcome.reason] for outcome in outcomes],
             message=[outcome.message for outcome in outcomes],
             http_status=[outcome.http_status for outcome in outcomes],
             vendor_id=[outcome.vendor_id for outcome in outcomes],

@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable
+from collections import Counter
+from collections.abc import Hashable, Iterable, Sequence
 from dataclasses import dataclass, field
+from typing import TypeVar
 
 import numpy as np
 import numpy.typing as npt
@@ -16,6 +18,8 @@ from importer.lifecycle import RowOutcome, Status
 _CLAUSE_END = re.compile(r" \(|; ")
 _QUOTED = re.compile(r"'[^']*'|\"[^\"]*\"")
 PROBLEM_CHARS = 80
+
+_Key = TypeVar("_Key", bound=Hashable)
 
 WHITESPACE = (
     "\t\n\x0b\x0c\r\x1c\x1d\x1e\x1f \x85\xa0\u1680\u2000\u2001\u2002\u2003\u2004\u2005"
@@ -71,27 +75,16 @@ class Totals:
         A failed group's rows are counted under its problem too (``failure_problems`` of its
         ``message``), as ``add`` counts one failed row.
         """
-        groups = pa.table({"status": status, "reason": reason, "rows": rows})
-        counted = groups.group_by(["status", "reason"], use_threads=False).aggregate(
-            [("rows", "sum")]
-        )
-        for shown, code, count in zip(*counted.to_pydict().values(), strict=True):
-            if count:
-                name = Status(shown).value
-                setattr(self, name, getattr(self, name) + count)
-                self.by_reason[code] = self.by_reason.get(code, 0) + count
+        pairs = list(zip(status.to_pylist(), reason.to_pylist(), strict=True))
+        for (shown, code), count in _weighted(pairs, rows):
+            name = Status(shown).value
+            setattr(self, name, getattr(self, name) + count)
+            self.by_reason[code] = self.by_reason.get(code, 0) + count
         failed = pc.equal(status, Status.FAILED.value)
-        if not pc.any(failed).as_py():
-            return
-        problems = pa.table(
-            {
-                "problem": failure_problems(reason.filter(failed), message.filter(failed)),
-                "rows": pa.array(rows).filter(failed),
-            }
-        )
-        counted = problems.group_by("problem", use_threads=False).aggregate([("rows", "sum")])
-        for problem, count in zip(*counted.to_pydict().values(), strict=True):
-            if count:
+        if pc.any(failed).as_py():
+            problems = failure_problems(reason.filter(failed), message.filter(failed))
+            weights = rows[failed.to_numpy(zero_copy_only=False)]
+            for problem, count in _weighted(problems.to_pylist(), weights):
                 self.failures[problem] = self.failures.get(problem, 0) + count
 
     def top_failures(self, count: int | None = 5) -> list[tuple[str, int]]:
@@ -117,6 +110,18 @@ class Totals:
         for name in ("created", "conflicted", "failed", "duplicate", "skipped"):
             setattr(totals, name, int(counts.get(name, 0)))
         return totals
+
+
+def _weighted(keys: Sequence[_Key], weights: npt.NDArray[np.int64]) -> list[tuple[_Key, int]]:
+    """Return each key with the sum of its weights, in first-seen order, leaving out zeros.
+
+    Most weights are 1 (a row's own outcome), so the keys are counted at C speed and only the
+    few other weights (a block of rows, or a group with no row in the chunk) are added by hand.
+    """
+    counted = Counter(keys)
+    for position in np.flatnonzero(weights != 1).tolist():
+        counted[keys[position]] += int(weights[position]) - 1
+    return [(key, count) for key, count in counted.items() if count]
 
 
 def failure_problem(outcome: RowOutcome) -> str:
