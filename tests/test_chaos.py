@@ -339,7 +339,7 @@ def test_a_run_refused_while_another_writes_its_out_changes_nothing(tmp_path: Pa
     with sandbox("--latency-ms", "100") as url:
         write_people(sheet, 20)
         finish_run(importer_run(sheet, url, state, out, "--concurrency", "8"), out)  # a report
-        expected = write_people(sheet, 70)
+        expected = write_people(sheet, 150)  # A sends for 6 s: the refused runs start in it
         run_a = importer_run(sheet, url, state, out, "--concurrency", "2")
         wait_for_records(url, 22, run_a)  # run A is sending
         before = snapshot(out)
@@ -355,7 +355,7 @@ def test_a_run_refused_while_another_writes_its_out_changes_nothing(tmp_path: Pa
         assert snapshot(out) == before
         report = finish_run(run_a, out)
         check_reconciles(out, url, expected)
-    assert len(report) == 70 + 2 + 1
+    assert len(report) == 150 + 2 + 1
     assert not (out / "INCOMPLETE.txt").exists()
     assert not list(out.glob(".run-*"))
     book = load_workbook(out / "report.xlsx", read_only=True)
