@@ -185,21 +185,16 @@ class ReportWriter:
         counted = lines.groups
         self._totals.add_groups(counted.status, counted.reason, counted.message, counted.rows)
         to_fix, unknown = (flags[groups.group] for flags in _spare_groups(counted))
-        self._write_spare_lines(lines.fields, to_fix, unknown)
-        self._gather(lines.fields, to_fix)
-
-    def _write_spare_lines(
-        self, fields: list[pa.Array], to_fix: npt.NDArray[np.bool_], unknown: npt.NDArray[np.bool_]
-    ) -> None:
-        """Add a chunk's rows in doubt to unknown.csv, its failed rows to to_fix.csv."""
-        if to_fix.any():
+        failed = _to_fix_fields(_rows_at(lines.fields, to_fix)) if to_fix.any() else None
+        if failed is not None:
             self._to_fix_writer()
             assert self._to_fix is not None
-            _append_lines(self._to_fix[0], _to_fix_fields(_rows_at(fields, to_fix)))
+            _append_lines(self._to_fix[0], failed)
         if unknown.any():
             self._unknown_writer()
             assert self._unknown is not None
-            _append_lines(self._unknown[0], self._unknown_fields(_rows_at(fields, unknown)))
+            _append_lines(self._unknown[0], self._unknown_fields(_rows_at(lines.fields, unknown)))
+        self._gather(lines.fields, failed or [])
 
     def write_row(self, outcome: RowOutcome, values: Sequence[object]) -> None:
         """Append one row's line: its outcome, then its cells as the sheet had them.
@@ -236,21 +231,24 @@ class ReportWriter:
             self._gather([pa.array(column, TEXT) for column in columns])
             self._pending = []
 
-    def _gather(self, fields: list[pa.Array], to_fix: npt.NDArray[np.bool_] | None = None) -> None:
+    def _gather(self, fields: list[pa.Array], failed: list[pa.Array] | None = None) -> None:
         """Give a batch of rows.csv's fields, as written, to the page and the workbooks.
 
-        ``to_fix`` says which rows are to_fix.csv's; when it is not given, their fields say.
+        ``failed`` holds the batch's to_fix.csv rows (none: ``[]``) when the caller has picked
+        them already.
         """
         self._table.add(fields)
         if self._sheets is not None:
             self._sheets.add(fields)
-        if self._to_fix_sheet is not None:
-            if to_fix is None:
-                failed = pc.equal(fields[1], Status.FAILED.value)
-                known = pc.not_equal(fields[2], Reason.OUTCOME_UNKNOWN.value)
-                to_fix = pc.and_(failed, known).to_numpy(zero_copy_only=False)
-            if to_fix.any():
-                self._to_fix_sheet.add(_to_fix_fields(_rows_at(fields, to_fix)))
+        if self._to_fix_sheet is None:
+            return
+        if failed is None:
+            known = pc.not_equal(fields[2], Reason.OUTCOME_UNKNOWN.value)
+            to_fix = pc.and_(pc.equal(fields[1], Status.FAILED.value), known)
+            if pc.any(to_fix).as_py():
+                failed = _to_fix_fields([field.filter(to_fix) for field in fields])
+        if failed:
+            self._to_fix_sheet.add(failed)
 
     def finish(self, meta: Mapping[str, Any]) -> ReportFiles:
         """Complete the report aside, then move each file into place and drop the note.

@@ -27,6 +27,7 @@ from pathlib import Path
 from typing import IO, Any
 from xml.sax.saxutils import escape
 
+import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
@@ -128,11 +129,14 @@ class ReportSheets:
         open_rows = [rows for rows in self._statuses if not rows.full]
         if not open_rows or not len(fields[0]):
             return
-        columns = _rows_of(list(fields), [rows.title for rows in open_rows])
-        for rows in open_rows:
-            chosen = pc.equal(columns[_STATUS_COLUMN], rows.title)
-            if pc.any(chosen).as_py():
-                rows.add([column.filter(chosen) for column in columns])
+        statuses = fields[_STATUS_COLUMN]
+        titles = pa.array([rows.title for rows in open_rows], statuses.type)
+        which = pc.index_in(statuses, value_set=titles).fill_null(-1).to_numpy(False)
+        for number, rows in enumerate(open_rows):
+            positions = np.flatnonzero(which == number)[: rows.room]
+            if len(positions):
+                taken = pa.array(positions)
+                rows.add([column.take(taken) for column in fields])
 
     def close(self) -> None:
         """Drop the spooled rows."""
@@ -271,6 +275,11 @@ class _StatusRows:
         """Return whether the cap is reached, so that later rows are left out."""
         return self._cap is not None and self.shown >= self._cap
 
+    @property
+    def room(self) -> int | None:
+        """Return how many more rows the cap lets in (None: no cap)."""
+        return None if self._cap is None else max(self._cap - self.shown, 0)
+
     def add(self, columns: list[pa.Array]) -> None:
         """Add a batch of this status's rows, in input order, as far as the cap allows."""
         count = len(columns[0])
@@ -292,14 +301,6 @@ class _StatusRows:
         spool = tempfile.TemporaryFile(dir=self._spools)  # noqa: SIM115 (closed by discard)
         body = DeflatedPart(spool)
         return _Part(title, self._header, body, numeric=self._numeric)
-
-
-def _rows_of(columns: list[pa.Array], statuses: list[str]) -> list[pa.Array]:
-    """Return the rows of a batch whose status is one of ``statuses`` (all when that is all)."""
-    if len(statuses) == len(STATUS_ORDER):
-        return columns
-    wanted = pc.is_in(columns[_STATUS_COLUMN], value_set=pa.array(statuses, columns[0].type))
-    return [column.filter(wanted) for column in columns]
 
 
 # --- The package ---------------------------------------------------------------------------
