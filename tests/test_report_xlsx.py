@@ -195,3 +195,17 @@ def test_a_deflated_part_holds_what_was_written_in_pieces(tmp_path: Path) -> Non
             book.close()
     with zipfile.ZipFile(tmp_path / "book.zip") as package:
         assert package.read("a.xml") == b"".join(pieces)
+
+
+def test_a_wide_sheet_keeps_every_cell_in_its_column(tmp_path: Path) -> None:
+    names = [f"c{index}" for index in range(130)]  # more cells than one join takes
+    writer = ReportWriter(tmp_path, names, run_id="run-1")
+    rows = [
+        [f"{row}-{index}" if (row + index) % 7 else "" for index in range(130)] for row in range(3)
+    ]
+    for number, cells in enumerate(rows, start=2):
+        writer.write_row(outcome(number, *CREATED), cells)
+    files = writer.finish({})
+    assert files.report_xlsx is not None
+    created = calamine_sheets(files.report_xlsx)["created"]
+    assert [row[7:] for row in created[1:]] == rows

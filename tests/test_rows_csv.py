@@ -15,6 +15,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from importer.errors import ReportError
 from importer.lifecycle import SOURCE_ROW, Reason, RowOutcome, State
 from importer.outcomes import ChunkOutcomes, SharedOutcome
 from importer.report import rowscsv
@@ -196,3 +197,21 @@ def test_only_a_chunk_of_min_rows_or_more_is_written_column_wise(tmp_path: Path)
     writer.write(frame, outcomes)
     writer.finish({})
     assert (tmp_path / "chunk" / "rows.csv").read_bytes() == by_row["rows.csv"]
+
+
+def test_a_full_disk_while_rows_stream_is_a_report_error(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    def disk_full(*_: object) -> None:
+        raise OSError(28, "No space left on device")
+
+    frame = pd.DataFrame({c: ["x"] * 3 for c in COLUMNS}, index=pd.Index([2, 3, 4]))
+    outcomes = {row: outcome(row, 5) for row in (2, 3, 4)}
+    writer = ReportWriter(tmp_path, COLUMNS, run_id="run-1")
+    monkeypatch.setattr(rowscsv, "csv_lines", disk_full)
+    with column_wise(), pytest.raises(ReportError, match="No space left on device"):
+        writer.write(frame, outcomes)
+    monkeypatch.setattr(writer, "_csv", type("Full", (), {"writerow": disk_full})())
+    with pytest.raises(ReportError, match="importer report --run run-1"):
+        writer.write_row(outcome(5, 5), ["a", "b", "c"])
+    writer.abort()

@@ -30,7 +30,7 @@ import json
 import os
 import shutil
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -165,7 +165,12 @@ class ReportWriter:
         Raises:
             ValueError: If a row has no outcome or the frame's columns differ from ``columns``.
             RuntimeError: If the writer was already finished or aborted.
+            ReportError: If a file cannot be written (a full disk).
         """
+        with self._disk_errors():
+            self._write(frame, outcomes)
+
+    def _write(self, frame: pd.DataFrame, outcomes: Mapping[int, RowOutcome]) -> None:
         if list(frame.columns) != self._columns:
             raise ValueError(f"chunk columns {list(frame.columns)} differ from {self._columns}")
         if self._file is None:
@@ -176,7 +181,7 @@ class ReportWriter:
         if lines is None:  # a cell that is not text: the csv module, row by row
             rows = groups.source_row.tolist()
             for row, values in zip(rows, frame.itertuples(index=False, name=None), strict=True):
-                self.write_row(chunk[row], values)
+                self._write_row(chunk[row], values)
             return
         self._flush_pending()
         assert isinstance(self._file, io.TextIOWrapper)
@@ -201,7 +206,12 @@ class ReportWriter:
 
         Raises:
             RuntimeError: If the writer was already finished or aborted.
+            ReportError: If a file cannot be written (a full disk).
         """
+        with self._disk_errors():
+            self._write_row(outcome, values)
+
+    def _write_row(self, outcome: RowOutcome, values: Sequence[object]) -> None:
         if self._file is None:
             raise RuntimeError("the report is already closed")
         texts = [csv_text(value) for value in values]
@@ -264,8 +274,14 @@ class ReportWriter:
                 and the last complete report, and the ledger can rebuild this one.
             RuntimeError: If the writer was already finished or aborted.
         """
-        try:
+        with self._disk_errors():
             return self._finish(meta)
+
+    @contextlib.contextmanager
+    def _disk_errors(self) -> Iterator[None]:
+        """Turn a file that cannot be written (a full disk) into ReportError."""
+        try:
+            yield
         except OSError as error:
             raise ReportError(
                 f"cannot write the report into {self._out_dir}: {error.strerror or error}; "
