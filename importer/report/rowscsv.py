@@ -77,11 +77,6 @@ class ChunkLines:
     groups: GroupFields
     """The fields of the chunk's outcome groups, and how many rows each group has."""
 
-    @property
-    def cells(self) -> list[pa.Array]:
-        """Return the sheet's cells as written (defused), column by column."""
-        return self.fields[OWN:]
-
 
 def chunk_lines(frame: pd.DataFrame, outcomes: OutcomeGroups) -> ChunkLines | None:
     """Return rows.csv's lines for ``frame``'s rows with their outcomes, in frame order.

@@ -56,13 +56,6 @@ class Totals:
                 problem = failure_problem(outcome)
                 self.failures[problem] = self.failures.get(problem, 0) + 1
 
-    def add_count(self, status: Status, reason: str, count: int) -> None:
-        """Count ``count`` rows of one status and reason at once (not failed: see ``add``)."""
-        if status is Status.FAILED:
-            raise ValueError("failed rows are counted one by one, each with its problem")
-        setattr(self, status.value, getattr(self, status.value) + count)
-        self.by_reason[reason] = self.by_reason.get(reason, 0) + count
-
     def add_groups(
         self,
         status: pa.Array,

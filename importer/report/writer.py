@@ -190,16 +190,26 @@ class ReportWriter:
         counted = lines.groups
         self._totals.add_groups(counted.status, counted.reason, counted.message, counted.rows)
         to_fix, unknown = (flags[groups.group] for flags in _spare_groups(counted))
-        failed = _to_fix_fields(_rows_at(lines.fields, to_fix)) if to_fix.any() else None
-        if failed is not None:
+        self._gather(lines.fields, self._write_spare_lines(lines.fields, to_fix, unknown))
+
+    def _write_spare_lines(
+        self, fields: list[pa.Array], to_fix: npt.NDArray[np.bool_], unknown: npt.NDArray[np.bool_]
+    ) -> list[pa.Array]:
+        """Add a chunk's rows in doubt to unknown.csv, its failed rows to to_fix.csv.
+
+        Returns:
+            The to_fix.csv rows, as its columns (none: an empty list).
+        """
+        failed = _to_fix_fields(_rows_at(fields, to_fix)) if to_fix.any() else []
+        if failed:
             self._to_fix_writer()
             assert self._to_fix is not None
             _append_lines(self._to_fix[0], failed)
         if unknown.any():
             self._unknown_writer()
             assert self._unknown is not None
-            _append_lines(self._unknown[0], self._unknown_fields(_rows_at(lines.fields, unknown)))
-        self._gather(lines.fields, failed or [])
+            _append_lines(self._unknown[0], self._unknown_fields(_rows_at(fields, unknown)))
+        return failed
 
     def write_row(self, outcome: RowOutcome, values: Sequence[object]) -> None:
         """Append one row's line: its outcome, then its cells as the sheet had them.
