@@ -1,16 +1,16 @@
 """Read a sheet of a workbook (.xlsx, .xlsm, .xlsb, .xls, .ods) with python-calamine.
 
-Every cell comes out as the text a person would see or typed: whole numbers without ".0"
-(phones, ids, zips), numbers of an .xlsx sheet through their format where it shows more than
-the number (``02134`` for 2134 formatted ``00000``, percentages; see ``formats``), dates and
-times in ISO 8601 (``2025-07-01``, ``2025-07-01T09:30:00``, ``09:30:00``), durations as
-Excel's [h]:mm:ss, booleans as TRUE and FALSE.
+Every cell comes out as the text a person would see or typed (``cells``): whole numbers without
+".0" (phones, ids, zips), numbers of an .xlsx sheet through their format where it shows more
+than the number (``02134`` for 2134 formatted ``00000``, percentages; see ``formats``), dates
+and times in ISO 8601 (``2025-07-01``, ``2025-07-01T09:30:00``, ``09:30:00``), durations as
+Excel's [h]:mm:ss, booleans as TRUE and FALSE. The header is found among the first rows read
+one by one; the data rows are read a column at a time (``_SheetRows``).
 """
 
 from __future__ import annotations
 
-import datetime as dt
-from collections.abc import Callable, Iterator, Mapping, Sequence
+from collections.abc import Iterator, Mapping
 from contextlib import closing, contextmanager
 from itertools import chain, islice
 from operator import itemgetter
@@ -24,8 +24,9 @@ import python_calamine
 
 from importer.errors import InputError
 from importer.read.archive import check_sheet_extent, check_workbook
-from importer.read.columns import RowBuffer, Rows, fit_columns, text_column
-from importer.read.formats import NumberText, RowFormats, number_text, sheet_formats
+from importer.read.cells import column_text, row_text
+from importer.read.columns import RowBuffer, Rows, fit_columns
+from importer.read.formats import NumberText, RowFormats, sheet_formats
 from importer.read.header import Header, find_header
 from importer.read.limits import FLAGS, ReadLimits
 from importer.read.records import BrokenRecord, NoHeaderError, Records, column_letter
@@ -224,7 +225,7 @@ class _SheetRows:
         limit = self._limits.max_cell_chars
         columns = []
         for index in range(len(values[0])):
-            column = _text_column(list(map(itemgetter(index), values)), by_column.get(index, ()))
+            column = column_text(list(map(itemgetter(index), values)), by_column.get(index, ()))
             # Bytes are never fewer than characters: count the characters only when needed.
             if (
                 pc.max(pc.binary_length(column)).as_py() > limit
@@ -248,7 +249,7 @@ class _SheetRows:
         buffer = RowBuffer(self._path, self._header_row, self._width, self._limits)
         try:
             for position, row in enumerate(values):
-                cells = _row_text(row, formats.get(position), self._first_col)
+                cells = row_text(row, formats.get(position), self._first_col)
                 buffer.add(number + position, _checked(cells, self._first_col, self._limits))
         except InputError:
             if len(buffer):
@@ -263,39 +264,6 @@ def _first_number(worksheet: python_calamine.CalamineSheet, first: list[Any]) ->
     # python-calamine 0.5+ yields the empty rows above the used range; older versions do not.
     padded = start_row > 0 and all(value == "" for value in first)
     return 1 if padded else start_row + 1
-
-
-def _text_column(values: list[Any], shown: Sequence[tuple[int, NumberText]]) -> pa.Array:
-    """Return a column of cell values as text: strings as they are, other values cell by cell.
-
-    Args:
-        values: The column's values, as calamine gives them.
-        shown: The cells with a number format worth applying: position and how it shows.
-    """
-    try:
-        column = text_column(values)
-    except (pa.ArrowTypeError, pa.ArrowInvalid):
-        column = None
-    if column is not None and not column.null_count:
-        return column
-    text = _TEXT.get
-    cells = [value if type(value) is str else text(type(value), str)(value) for value in values]
-    for position, show in shown:
-        value = values[position]
-        if type(value) is float:
-            cells[position] = show(value)
-    return text_column(cells)
-
-
-def _row_text(
-    row: Sequence[Any], formats: Mapping[int, NumberText] | None, first_col: int
-) -> list[str]:
-    """Return a row's values as text, its numbers shown through their formats if they have one."""
-    text = _TEXT.get
-    cells = [value if type(value) is str else text(type(value), str)(value) for value in row]
-    if formats:
-        _show_formatted(cells, row, formats, first_col)
-    return cells
 
 
 def _checked(cells: list[str], first_col: int, limits: ReadLimits) -> list[str] | BrokenRecord:
@@ -319,19 +287,7 @@ def _worksheet_records(
         return
     for number, row in enumerate(chain([first], rows), start=_first_number(worksheet, first)):
         shown = formats.row(number) if formats is not None else None
-        yield number, _checked(_row_text(row, shown, first_col), first_col, limits)
-
-
-def _show_formatted(
-    cells: list[str], values: Sequence[object], shown: Mapping[int, NumberText], first_col: int
-) -> None:
-    """Show a row's numbers through their cells' formats, in place."""
-    for column, show in shown.items():
-        index = column - first_col
-        if 0 <= index < len(values):
-            value = values[index]
-            if type(value) is float:
-                cells[index] = show(value)
+        yield number, _checked(row_text(row, shown, first_col), first_col, limits)
 
 
 def _without_long_cells(cells: list[str], first_col: int, limits: ReadLimits) -> BrokenRecord:
@@ -344,31 +300,3 @@ def _without_long_cells(cells: list[str], first_col: int, limits: ReadLimits) ->
         f" shorten it, or raise the limit with {FLAGS['max_cell_chars']} N"
     )
     return BrokenRecord(message, [cell if len(cell) <= limit else "" for cell in cells])
-
-
-def _datetime_text(value: dt.datetime) -> str:
-    """Return a date and time in ISO 8601: 2025-07-01T09:30:00, milliseconds if it has them."""
-    return value.isoformat(timespec="milliseconds" if value.microsecond else "seconds")
-
-
-def _duration_text(value: dt.timedelta) -> str:
-    """Return a duration as Excel's [h]:mm:ss."""
-    seconds = round(value.total_seconds())
-    sign = "-" if seconds < 0 else ""
-    hours, rest = divmod(abs(seconds), 3600)
-    minutes, seconds = divmod(rest, 60)
-    return f"{sign}{hours}:{minutes:02d}:{seconds:02d}"
-
-
-_TEXT: dict[type, Callable[[Any], str]] = {
-    float: number_text,
-    bool: lambda value: "TRUE" if value else "FALSE",
-    int: str,
-    dt.datetime: _datetime_text,
-    dt.date: dt.date.isoformat,
-    dt.time: dt.time.isoformat,
-    dt.timedelta: _duration_text,
-    type(None): lambda _: "",
-}
-"""How each kind of value calamine gives becomes the text a person typed or sees, by its exact
-type (one look-up a cell: a sheet has millions); any other is shown by ``str``."""

@@ -1,0 +1,166 @@
+"""Turn the values calamine gives into the text a person typed or sees, a cell or a column at once.
+
+Whole numbers without ".0" (phones, ids, zips), other numbers as Python writes them, numbers
+with a number format worth applying through it (``formats``), dates and times in ISO 8601
+(``2025-07-01``, ``2025-07-01T09:30:00``, ``09:30:00``), durations as Excel's [h]:mm:ss,
+booleans as TRUE and FALSE. ``row_text`` does it a cell at a time, the reference;
+``column_text`` gives the same text a column at a time: a column of strings goes to Arrow as it
+is, a column of numbers, of dates and times or of booleans is turned into text by column
+operations, and only what they do not cover (mixed columns, numbers with a fraction, formatted
+cells, other kinds) goes cell by cell.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Callable, Mapping, Sequence
+from typing import Any
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.compute as pc
+
+from importer.read.columns import TEXT, text_column
+from importer.read.formats import NumberText, number_text
+
+__all__ = ["column_text", "row_text"]
+
+_EXACT_FLOAT_LIMIT = 2.0**53
+
+
+def row_text(
+    row: Sequence[Any], formats: Mapping[int, NumberText] | None, first_col: int
+) -> list[str]:
+    """Return a row's values as text, its numbers shown through their formats if they have one.
+
+    Args:
+        row: The row's values, as calamine gives them.
+        formats: How the row's formatted cells show numbers, by 0-based sheet column.
+        first_col: The sheet column of the row's first value.
+    """
+    text = _TEXT.get
+    cells = [value if type(value) is str else text(type(value), str)(value) for value in row]
+    for column, show in (formats or {}).items():
+        index = column - first_col
+        if 0 <= index < len(row) and type(row[index]) is float:
+            cells[index] = show(row[index])
+    return cells
+
+
+def column_text(values: list[Any], shown: Sequence[tuple[int, NumberText]] = ()) -> pa.Array:
+    """Return a column of values as text, as ``row_text`` gives each.
+
+    Args:
+        values: The column's values, as calamine gives them.
+        shown: The cells with a number format worth applying: position and how it shows.
+    """
+    kinds = set(map(type, values))
+    kind = kinds.pop() if len(kinds) == 1 else None
+    by_column = _COLUMN_TEXT.get(kind) if kind is not None else None
+    if by_column is not None and (kind is not float or not shown):  # only numbers are shown
+        return by_column(values)
+    if by_column is not None:  # numbers, some of them through a format
+        positions = [position for position, _ in shown]
+        texts = pa.array([show(values[position]) for position, show in shown], TEXT)
+        return pc.replace_with_mask(by_column(values), _mask(len(values), positions), texts)
+    return text_column(_cells_text(values, shown))
+
+
+def _cells_text(values: list[Any], shown: Sequence[tuple[int, NumberText]]) -> list[str]:
+    """Return a column's values as text, a cell at a time."""
+    text = _TEXT.get
+    cells = [value if type(value) is str else text(type(value), str)(value) for value in values]
+    for position, show in shown:
+        value = values[position]
+        if type(value) is float:
+            cells[position] = show(value)
+    return cells
+
+
+def _mask(length: int, positions: list[int]) -> pa.Array:
+    """Return a boolean array of ``length``, true at the positions given."""
+    mask = np.zeros(length, dtype=bool)
+    mask[positions] = True
+    return pa.array(mask)
+
+
+def _strings(values: list[str]) -> pa.Array:
+    """Return strings as Arrow text."""
+    return text_column(values)
+
+
+def _numbers(values: list[float]) -> pa.Array:
+    """Return numbers as ``number_text`` writes them: whole ones as integers, by a column
+    operation; the few with a fraction (or too large to be exact) cell by cell."""
+    numbers = np.array(values, dtype=np.float64)
+    whole = (np.floor(numbers) == numbers) & (np.abs(numbers) < _EXACT_FLOAT_LIMIT)
+    column = pc.cast(pa.array(np.where(whole, numbers, 0).astype(np.int64)), TEXT)
+    if whole.all():
+        return column
+    others = np.flatnonzero(~whole)
+    texts = pa.array([number_text(float(numbers[position])) for position in others], TEXT)
+    return pc.replace_with_mask(column, pa.array(~whole), texts)
+
+
+def _integers(values: list[int]) -> pa.Array:
+    """Return integers as text (those past 64 bits cell by cell)."""
+    try:
+        return pc.cast(pa.array(values, pa.int64()), TEXT)
+    except (pa.ArrowInvalid, OverflowError):
+        return text_column([str(value) for value in values])
+
+
+def _booleans(values: list[bool]) -> pa.Array:
+    """Return booleans as TRUE and FALSE."""
+    return pc.if_else(pa.array(values, pa.bool_()), "TRUE", "FALSE").cast(TEXT)
+
+
+def _datetimes(values: list[dt.datetime]) -> pa.Array:
+    """Return dates and times in ISO 8601, with milliseconds where a value has a fraction of a
+    second (truncated, as ``datetime.isoformat`` does); time zones cell by cell."""
+    if any(value.tzinfo is not None for value in values):
+        return text_column([_datetime_text(value) for value in values])
+    stamps = np.array(values, dtype="datetime64[us]")
+    seconds = stamps.astype("datetime64[s]")
+    column = np.datetime_as_string(seconds, unit="s").astype(object)
+    fraction = stamps != seconds
+    if fraction.any():
+        column[fraction] = np.datetime_as_string(stamps[fraction].astype("datetime64[ms]"), "ms")
+    return text_column(column.tolist())
+
+
+def _datetime_text(value: dt.datetime) -> str:
+    """Return a date and time in ISO 8601: 2025-07-01T09:30:00, milliseconds if it has them."""
+    return value.isoformat(timespec="milliseconds" if value.microsecond else "seconds")
+
+
+def _duration_text(value: dt.timedelta) -> str:
+    """Return a duration as Excel's [h]:mm:ss."""
+    seconds = round(value.total_seconds())
+    sign = "-" if seconds < 0 else ""
+    hours, rest = divmod(abs(seconds), 3600)
+    minutes, seconds = divmod(rest, 60)
+    return f"{sign}{hours}:{minutes:02d}:{seconds:02d}"
+
+
+_TEXT: dict[type, Callable[[Any], str]] = {
+    float: number_text,
+    bool: lambda value: "TRUE" if value else "FALSE",
+    int: str,
+    dt.datetime: _datetime_text,
+    dt.date: dt.date.isoformat,
+    dt.time: dt.time.isoformat,
+    dt.timedelta: _duration_text,
+    type(None): lambda _: "",
+}
+"""How each kind of value calamine gives becomes the text a person typed or sees, by its exact
+type (one look-up a cell: a sheet has millions); any other is shown by ``str``."""
+
+_COLUMN_TEXT: dict[type, Callable[[Any], pa.Array]] = {
+    str: _strings,
+    float: _numbers,
+    int: _integers,
+    bool: _booleans,
+    dt.datetime: _datetimes,
+}
+"""How a column of values all of one kind becomes text by column operations, by that kind."""
