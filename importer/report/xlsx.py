@@ -80,7 +80,9 @@ WIDTH_SAMPLE_ROWS = 200
 """Rows per sheet looked at to size its columns."""
 
 XML_BATCH_ROWS = 16_384
-"""Rows of a sheet gathered before they become XML (Arrow's cost per call, spread)."""
+XML_BATCH_BYTES = 8 << 20
+"""Rows (or bytes of text) of a sheet gathered before they become XML: Arrow's cost per call
+spread over many rows, and a wide sheet's batch still small."""
 
 MIN_WIDTH, MAX_WIDTH = 8, 60
 
@@ -207,6 +209,7 @@ class _Part:
     pending: list[Sequence[pa.Array]] = field(default_factory=list)
     """Batches added but not yet turned into XML: a few large batches cost less than many."""
     pending_rows: int = 0
+    pending_bytes: int = 0
     started: bool = False
 
     def add(self, columns: Sequence[pa.Array]) -> None:
@@ -217,8 +220,9 @@ class _Part:
             self.sample.extend(list(row) for row in zip(*head, strict=True))
         self.pending.append(columns)
         self.pending_rows += len(columns[0])
+        self.pending_bytes += sum(column.nbytes for column in columns)
         self.rows += len(columns[0])
-        if self.pending_rows >= XML_BATCH_ROWS:
+        if self.pending_rows >= XML_BATCH_ROWS or self.pending_bytes >= XML_BATCH_BYTES:
             self.flush()
 
     def flush(self) -> None:
@@ -229,7 +233,7 @@ class _Part:
         columns = [pa.concat_arrays(parts) for parts in zip(*self.pending, strict=True)]
         first = self.rows - self.pending_rows + 2
         self.body.write(concatenated(rows_xml(columns, first, self.numeric)))
-        self.pending, self.pending_rows = [], 0
+        self.pending, self.pending_rows, self.pending_bytes = [], 0, 0
 
     def finish(self) -> DeflatedPart:
         """Write the rest of the worksheet and return it, closed."""
