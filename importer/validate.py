@@ -87,16 +87,21 @@ def plain_emails(text: pyarrow.Array) -> pyarrow.Array:
     most 64 characters, each domain label at most 63, the address at most 254, and a TLD that
     is not a special-use name.
     """
-    shape = pc.match_substring_regex(text, _PLAIN_SHAPE)
-    too_long = pc.or_(
-        pc.greater(pc.utf8_length(text), 254),
-        pc.or_(
-            pc.match_substring_regex(text, r"^[^@]{65}"),
-            pc.match_substring_regex(text, r"[@.][A-Za-z0-9-]{64}"),
-        ),
+    length = pc.utf8_length(text)
+    fits = pc.and_(
+        pc.less_equal(length, 254),
+        pc.less_equal(pc.find_substring(text, "@"), 64),  # the local part: before the first @
     )
-    special = pc.match_substring_regex(text, r"\.(?i:arpa|invalid|local|localhost|onion|test)$")
-    return pc.and_(shape, pc.invert(pc.or_(too_long, special)))
+    plain = pc.and_(pc.match_substring_regex(text, _PLAIN_SHAPE), fits)
+    # A label of 64 needs an address of 66 characters: only such long ones are searched.
+    long = pc.greater(length, 65)
+    if pc.any(long).as_py():
+        labels = pc.match_substring_regex(text, r"[@.][A-Za-z0-9-]{64}")
+        plain = pc.and_(plain, pc.invert(pc.and_(long, labels)))
+    # The TLD is in the last 10 characters when it is a special-use name (".localhost").
+    tail = pc.utf8_slice_codeunits(text, -10)
+    special = pc.match_substring_regex(tail, r"\.(?i:arpa|invalid|local|localhost|onion|test)$")
+    return pc.and_(plain, pc.invert(special))
 
 
 _PLAIN_SHAPE = (

@@ -67,14 +67,14 @@ def normalize_values(values: pd.Series, spec: FieldSpec) -> pd.Series:
     text = _normalized(arrow_text(values), multiline=spec.concept in MULTILINE_CONCEPTS)
     if spec.type == "array" and spec.array is None:
         text = _by_unique(text, _as_list)
-    elif spec.concept in FIRST_OF_MANY_CONCEPTS:
+    elif spec.concept in FIRST_OF_MANY_CONCEPTS and _any(pc.match_substring(text, " ::: ")):
         text = pc.replace_substring_regex(text, _MORE_VALUES, "")
     if spec.concept == "email" or spec.format == "email":
         text = _ascii_or_python(text, pc.utf8_lower, str.lower)
     if spec.enum:
         canonical = {value.casefold(): value for value in spec.enum}
         text = _by_unique(text, lambda cell: canonical.get(cell.casefold(), cell))
-    if spec.concept in NUMERIC_TEXT_CONCEPTS:
+    if spec.concept in NUMERIC_TEXT_CONCEPTS and _any(pc.match_substring(text, ".0")):
         text = _ascii_or_python(
             text,
             lambda ascii: pc.replace_substring_regex(ascii, r"^([0-9]+)\.0+$", r"\1"),
@@ -106,6 +106,11 @@ def normalize_text(values: pd.Series, *, multiline: bool = False) -> pd.Series:
 def none_if_empty(text: pd.Series) -> pd.Series:
     """Return normalized text with empty cells as missing (absent)."""
     return text.where(text != "")
+
+
+def _any(flags: pa.Array) -> bool:
+    """Return whether any flag is set: a substring search first spares a regex pass."""
+    return bool(pc.any(flags).as_py())
 
 
 def _absent_if_empty(text: pa.Array) -> pa.Array:
