@@ -37,7 +37,17 @@ values = st.one_of(
     st.text(max_size=5),
     st.none(),
 )
-kinds = st.sampled_from([numbers, st.datetimes(), st.booleans(), st.integers(-(2**70), 2**70)])
+kinds = st.sampled_from(
+    [
+        numbers,
+        st.datetimes(),
+        st.dates(),
+        st.booleans(),
+        st.integers(-(2**70), 2**70),
+        st.one_of(st.datetimes(), st.dates()),
+        st.one_of(numbers, st.text(max_size=5)),
+    ]
+)
 
 
 @st.composite

@@ -5,9 +5,9 @@ with a number format worth applying through it (``formats``), dates and times in
 (``2025-07-01``, ``2025-07-01T09:30:00``, ``09:30:00``), durations as Excel's [h]:mm:ss,
 booleans as TRUE and FALSE. ``row_text`` does it a cell at a time, the reference;
 ``column_text`` gives the same text a column at a time: a column of strings goes to Arrow as it
-is, a column of numbers, of dates and times or of booleans is turned into text by column
-operations, and only what they do not cover (mixed columns, numbers with a fraction, formatted
-cells, other kinds) goes cell by cell.
+is, a column of numbers, integers or booleans is turned into text by column operations, a column
+of several kinds a kind at a time, and only what they do not cover (numbers with a fraction,
+formatted cells, dates and times, other kinds) goes cell by cell.
 """
 
 from __future__ import annotations
@@ -55,15 +55,39 @@ def column_text(values: list[Any], shown: Sequence[tuple[int, NumberText]] = ())
         shown: The cells with a number format worth applying: position and how it shows.
     """
     kinds = set(map(type, values))
+    if len(kinds) > 1 and kinds <= _COLUMN_TEXT.keys():
+        return _mixed(values, kinds, shown)
     kind = kinds.pop() if len(kinds) == 1 else None
     by_column = _COLUMN_TEXT.get(kind) if kind is not None else None
-    if by_column is not None and (kind is not float or not shown):  # only numbers are shown
-        return by_column(values)
-    if by_column is not None:  # numbers, some of them through a format
-        positions = [position for position, _ in shown]
-        texts = pa.array([show(values[position]) for position, show in shown], TEXT)
-        return pc.replace_with_mask(by_column(values), _mask(len(values), positions), texts)
-    return text_column(_cells_text(values, shown))
+    if by_column is None:
+        return text_column(_cells_text(values, shown))
+    column = by_column(values)
+    shown = [(position, show) for position, show in shown if type(values[position]) is float]
+    if not shown:  # only numbers are shown through a format
+        return column
+    positions = [position for position, _ in shown]
+    texts = pa.array([show(values[position]) for position, show in shown], TEXT)
+    return pc.replace_with_mask(column, _mask(len(values), positions), texts)
+
+
+def _mixed(
+    values: list[Any], kinds: set[type], shown: Sequence[tuple[int, NumberText]]
+) -> pa.Array:
+    """Return a column of values of several kinds as text, each kind by its own column
+    operation (dates among datetimes, numbers among strings)."""
+    cells = np.empty(len(values), dtype=object)
+    cells[:] = values
+    types = np.empty(len(values), dtype=object)
+    types[:] = list(map(type, values))
+    formats = dict(shown)
+    column = pa.repeat(pa.scalar("", TEXT), len(values))
+    for kind in kinds:
+        where = types == kind
+        positions: list[int] = np.flatnonzero(where).tolist()
+        kept = [(index, formats[at]) for index, at in enumerate(positions) if at in formats]
+        part = column_text(cells[where].tolist(), kept if formats else ())
+        column = pc.replace_with_mask(column, pa.array(where), part)
+    return column
 
 
 def _cells_text(values: list[Any], shown: Sequence[tuple[int, NumberText]]) -> list[str]:
@@ -116,17 +140,14 @@ def _booleans(values: list[bool]) -> pa.Array:
 
 
 def _datetimes(values: list[dt.datetime]) -> pa.Array:
-    """Return dates and times in ISO 8601, with milliseconds where a value has a fraction of a
-    second (truncated, as ``datetime.isoformat`` does); time zones cell by cell."""
-    if any(value.tzinfo is not None for value in values):
-        return text_column([_datetime_text(value) for value in values])
-    stamps = np.array(values, dtype="datetime64[us]")
-    seconds = stamps.astype("datetime64[s]")
-    column = np.datetime_as_string(seconds, unit="s").astype(object)
-    fraction = stamps != seconds
-    if fraction.any():
-        column[fraction] = np.datetime_as_string(stamps[fraction].astype("datetime64[ms]"), "ms")
-    return text_column(column.tolist())
+    """Return dates and times in ISO 8601, a cell at a time: Python's datetimes reach numpy or
+    Arrow no faster than ``isoformat`` turns them into text."""
+    return text_column(list(map(_datetime_text, values)))
+
+
+def _dates(values: list[dt.date]) -> pa.Array:
+    """Return dates in ISO 8601, a cell at a time (as for datetimes)."""
+    return text_column(list(map(dt.date.isoformat, values)))
 
 
 def _datetime_text(value: dt.datetime) -> str:
@@ -162,5 +183,6 @@ _COLUMN_TEXT: dict[type, Callable[[Any], pa.Array]] = {
     int: _integers,
     bool: _booleans,
     dt.datetime: _datetimes,
+    dt.date: _dates,
 }
 """How a column of values all of one kind becomes text by column operations, by that kind."""
