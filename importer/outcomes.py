@@ -3,8 +3,9 @@
 A dry run's valid rows all end ``skipped`` / ``dry_run`` with one message: a million of them
 are a block of row numbers, not a million ``RowOutcome`` objects (two seconds to make, more to
 read back). ``ChunkOutcomes`` is still a mapping from source row to ``RowOutcome``, made on
-demand, for whoever reads it row by row; the report and the totals read its blocks as columns
-(``columns``).
+demand, for whoever reads it row by row; the report and the totals read it as groups of rows
+that share one outcome (``groups``: a group number per row, each field once per group), or as
+columns (``columns``).
 """
 
 from __future__ import annotations

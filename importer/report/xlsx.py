@@ -195,8 +195,12 @@ def write_table_xlsx(target: IO[bytes], table: TableSheet) -> None:
 
 @dataclass(slots=True)
 class _Part:
-    """One worksheet of rows: its XML deflated into a spool as it comes, and a sample to size
-    its columns (the first rows, which are all in before the first XML is written)."""
+    """One worksheet of rows: its XML deflated into a spool as it comes.
+
+    Its columns are sized by a sample of its first rows: those added before its first XML is
+    written (up to ``WIDTH_SAMPLE_ROWS``; fewer only for a sheet so wide that a batch of them
+    reaches ``XML_BATCH_BYTES``).
+    """
 
     title: str
     header: Sequence[str]
