@@ -9,11 +9,15 @@ block. So every row comes out as the exact reader gives it: the same cells, the 
 A block is read from a record's first byte, cut after its last line feed, and is simple up to
 the first line that holds a NUL, a lone carriage return (a line break of its own to the csv
 module), or a quote that does not open a cell at its start and close it at its end (``""``
-inside a cell aside), or that leaves its line inside quotes. The lines before it are parsed
-column-wise (unless they are a small part of the block), the rest of the block exactly. The
-block is never longer than the cell and row limits, so no simple line can pass them. A UTF-8
-file's bytes go to pyarrow as they are; a single-byte code page's (cp1252...) are decoded and
-encoded as UTF-8 first; any other encoding (UTF-16...) is read exactly throughout.
+inside a cell aside), or that leaves its line inside quotes; pyarrow then refuses a row of
+another width than the first, which ends the simple start too. The simple start is parsed
+column-wise, the exact reader reads on to the end of the line after it (the rest of its record,
+if that has a quoted line break), and the next block starts there. A block is about twice the
+simple start of the one before, so that what follows a problem is not looked at in vain; at its
+least (64 KiB) a block that is mostly not simple is read exactly whole. No block is longer than
+the cell and row limits, so no simple line can pass them. A UTF-8 file's bytes go to pyarrow as
+they are; a single-byte code page's (cp1252...) are decoded and encoded as UTF-8 first; any
+other encoding (UTF-16...) is read exactly throughout.
 """
 
 from __future__ import annotations
@@ -40,9 +44,14 @@ BLOCK_BYTES = 4 * MIB
 """The most bytes read at a time; less when a cell or a row may hold fewer characters."""
 
 _QUOTE, _LF, _CR = ord('"'), ord("\n"), ord("\r")
+_LEAST_BYTES = 64 * 1024
+"""The least bytes read at a time: a block shrinks to about twice the simple start of the block
+before it (so that it is not looked at in vain), down to this."""
 _SMALL_SHARE = 4
-"""A simple start shorter than a quarter of its block is read exactly with the rest of it, so
-that a block is looked at twice at most, whatever it holds."""
+"""A block of the least size whose simple start is shorter than a quarter of it is read exactly
+whole: a file whose every other line holds a quoted line break costs a look at most."""
+_NONE: tuple[None, int, int] = (None, 0, 0)
+"""What ``_Blocks.read`` gives for a block with no line feed: no rows, read exactly whole."""
 
 
 def csv_rows(
@@ -79,7 +88,8 @@ def csv_rows(
     resume = yield from exact.rows(reader, sep_line=sep_line, stop=codec is not None)
     if resume is None or codec is None:
         return
-    size = max(1, min(block_bytes, limits.max_cell_chars, limits.max_row_chars))
+    most = max(1, min(block_bytes, limits.max_cell_chars, limits.max_row_chars))
+    size, least = most, min(_LEAST_BYTES, most)
     blocks = _Blocks(codec, delimiter, width, limits)
     with path.open("rb") as raw:
         while resume is not None:
@@ -89,28 +99,22 @@ def csv_rows(
             if not data:
                 return
             end = len(data) if len(data) < size else data.rfind(b"\n") + 1
-            rows, simple = blocks.read(data[:end], number)
+            small = end // _SMALL_SHARE if size <= least else 0
+            rows, simple, until = blocks.read(data[:end], number, at_least=small) if end else _NONE
             if rows is not None:
                 if len(rows):
                     yield rows
                 start, number = start + simple, number + _line_count(data[:simple])
-                if simple == end:
-                    resume = start, number
-                    continue
-            rest = data[simple : end or len(data)]
+            whole = 0 < simple == end
+            # A block read whole grows the next; else the next is about twice the simple start.
+            size = min(most, 2 * size) if whole else max(least, min(most, 2 * simple))
+            if whole:
+                resume = start, number
+                continue
+            rest = data[simple : until or len(data)]
             lines = rest.count(b"\n") + rest.count(b"\r") - rest.count(b"\r\n")
             reader = RecordReader(path, encoding, delimiter, limits, start=start, number=number)
             resume = yield from exact.rows(reader, until=start + len(rest), lines=lines)
-
-
-def _part(text: bytes) -> int:
-    """Return how many bytes pyarrow parses at a time: a quarter of the text, for its threads."""
-    return max(1 << 16, len(text) // 4 + 1)
-
-
-def _worth(length: int, block: int) -> int:
-    """Return a simple start's length if it is worth parsing column-wise apart, else 0."""
-    return length if length * _SMALL_SHARE >= block else 0
 
 
 def _block_codec(encoding: str) -> str | None:
@@ -209,30 +213,42 @@ class _Blocks:
             ignore_empty_lines=True,
         )
 
-    def read(self, block: bytes, number: int) -> tuple[Rows | None, int]:
-        """Return the rows of the block's simple start, its first line numbered ``number``, and
-        its length in bytes; (None, 0) when it has none worth reading column-wise."""
-        simple = self._simple_length(block, number)
+    def read(self, block: bytes, number: int, *, at_least: int) -> tuple[Rows | None, int, int]:
+        """Read the block's simple start column-wise.
+
+        Args:
+            block: Whole lines, from a record's first byte.
+            number: The number of its first line.
+            at_least: The shortest simple start worth reading apart from the rest.
+
+        Returns:
+            The rows of its simple start (None if it has none worth reading), the start's
+            length, and where the line after it ends: the exact reader reads up to there (to the
+            block's end when the start is too short), and the block reader takes over again.
+        """
+        if number - 1 + _line_count(block) > self._max_rows:
+            return None, 0, len(block)
+        simple = self._simple_length(block)
         rows = self._parse(block[:simple], number) if simple else None
-        if rows is None and simple:
-            simple = self._uniform_length(block[:simple], len(block))
+        if rows is None and simple:  # pyarrow refused it: a row of another width?
+            simple = self._uniform_length(block[:simple])
             rows = self._parse(block[:simple], number) if simple else None
-        return (rows, simple) if rows is not None else (None, 0)
+            if rows is None:
+                return None, 0, len(block)
+        if simple == len(block):
+            return rows, simple, simple
+        if simple < at_least:
+            return None, 0, len(block)
+        return rows, simple, block.find(b"\n", simple) + 1 or len(block)
 
-    def _simple_length(self, block: bytes, number: int) -> int:
-        """Return how many bytes from the block's start are simple lines, cut at a line start;
-        0 when that is a small part of the block, or the rows would pass the row limit."""
-        if not block or number - 1 + _line_count(block) > self._max_rows:
-            return 0
+    def _simple_length(self, block: bytes) -> int:
+        """Return how many bytes from the block's start are simple lines, cut at a line start."""
         bad = _first_problem(block, self._byte, self._codec)
-        if bad >= len(block):
-            return len(block)
-        return _worth(block.rfind(b"\n", 0, bad) + 1, len(block))
+        return len(block) if bad >= len(block) else block.rfind(b"\n", 0, bad) + 1
 
-    def _uniform_length(self, data: bytes, block: int) -> int:
+    def _uniform_length(self, data: bytes) -> int:
         """Return how many bytes of simple lines from the start have as many cells as the
-        first non-empty one, cut at a line start; 0 when all do or that is a small part of a
-        block of ``block`` bytes."""
+        first non-empty one, cut at a line start; 0 when all do."""
         array = np.frombuffer(data, dtype=np.uint8)
         delimiters = np.flatnonzero(array == self._byte)
         if b'"' in data:
@@ -248,7 +264,7 @@ class _Blocks:
         if not len(filled):
             return 0
         other = filled[cells[filled] != cells[filled[0]]]
-        return _worth(int(starts[other[0]]), block) if len(other) else 0
+        return int(starts[other[0]]) if len(other) else 0
 
     def _parse(self, data: bytes, number: int) -> Rows | None:
         """Return the rows of simple lines numbered from ``number``, or None if pyarrow does
@@ -259,9 +275,14 @@ class _Blocks:
             return fit_columns(np.zeros(0, dtype=np.int64), [], self._width)
         names = [str(index) for index in range(fields)]
         try:
+            # On this thread: pyarrow's pool gains little on two shared cores, and a parse it
+            # refused on pool threads has hung or aborted the interpreter at exit (apache/arrow
+            # issues 34314, 43892).
             table = pa_csv.read_csv(
                 io.BytesIO(text),
-                read_options=pa_csv.ReadOptions(column_names=names, block_size=_part(text)),
+                read_options=pa_csv.ReadOptions(
+                    column_names=names, use_threads=False, block_size=len(text) + 1
+                ),
                 parse_options=self._options,
                 convert_options=pa_csv.ConvertOptions(
                     column_types=dict.fromkeys(names, TEXT),
