@@ -9,8 +9,9 @@ block. So every row comes out as the exact reader gives it: the same cells, the 
 A block is read from a record's first byte, cut after its last line feed, and is simple up to
 the first line that holds a NUL, a lone carriage return (a line break of its own to the csv
 module), or a quote that does not open a cell at its start and close it at its end (``""``
-inside a cell aside), or that leaves its line inside quotes; pyarrow then refuses a row of
-another width than the first, which ends the simple start too. The simple start is parsed
+inside a cell aside), or that leaves its line inside quotes. Rows shorter than others get the
+empty cells the exact reader would pad them with, as delimiters at their end, so that pyarrow
+takes them; a row wider than the header ends the simple start. The simple start is parsed
 column-wise, the exact reader reads on to the end of the line after it (the rest of its record,
 if that has a quoted line break), and the next block starts there. A block is about twice the
 simple start of the one before, so that what follows a problem is not looked at in vain; at its
@@ -231,6 +232,9 @@ class _Blocks:
         simple = self._simple_length(block)
         rows = self._parse(block[:simple], number) if simple else None
         if rows is None and simple:  # pyarrow refused it: a row of another width?
+            padded = self._padded(block[:simple])
+            rows = self._parse(padded, number) if padded else None
+        if rows is None and simple:
             simple = self._uniform_length(block[:simple])
             rows = self._parse(block[:simple], number) if simple else None
             if rows is None:
@@ -246,9 +250,31 @@ class _Blocks:
         bad = _first_problem(block, self._byte, self._codec)
         return len(block) if bad >= len(block) else block.rfind(b"\n", 0, bad) + 1
 
+    def _padded(self, data: bytes) -> bytes | None:
+        """Return simple lines with delimiters added to the end of the short ones, so that all
+        have as many cells as the widest, if none is wider than the header: the empty cells
+        the exact reader pads a short row with. None if one is wider."""
+        cells, _, ends, filled = self._cells(data)
+        most = cells[filled].max(initial=0)
+        if most > self._width:
+            return None
+        short = filled[cells[filled] < most]
+        positions = np.repeat(ends[short], most - cells[short])
+        array = np.frombuffer(data, dtype=np.uint8)
+        return np.insert(array, positions, np.uint8(self._byte)).tobytes()
+
     def _uniform_length(self, data: bytes) -> int:
         """Return how many bytes of simple lines from the start have as many cells as the
         first non-empty one, cut at a line start; 0 when all do."""
+        cells, starts, _, filled = self._cells(data)
+        if not len(filled):
+            return 0
+        other = filled[cells[filled] != cells[filled[0]]]
+        return int(starts[other[0]]) if len(other) else 0
+
+    def _cells(self, data: bytes) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+        """Return, for simple lines, how many cells each has, where each starts and ends
+        (before its line end), and which are not empty."""
         array = np.frombuffer(data, dtype=np.uint8)
         delimiters = np.flatnonzero(array == self._byte)
         if b'"' in data:
@@ -256,15 +282,11 @@ class _Blocks:
             delimiters = delimiters[(np.searchsorted(quotes, delimiters) & 1) == 0]
         feeds = np.flatnonzero(array == _LF)
         lines = _line_count(data)
-        cells = np.bincount(np.searchsorted(feeds, delimiters), minlength=lines)
+        cells = np.bincount(np.searchsorted(feeds, delimiters), minlength=lines) + 1
         starts = np.concatenate(([0], feeds + 1))[:lines]
         ends = np.concatenate((feeds, [len(array)]))[:lines]
         ends -= (ends > starts) & (array[np.maximum(ends - 1, 0)] == _CR)
-        filled = np.flatnonzero(ends > starts)
-        if not len(filled):
-            return 0
-        other = filled[cells[filled] != cells[filled[0]]]
-        return int(starts[other[0]]) if len(other) else 0
+        return cells, starts, ends, np.flatnonzero(ends > starts)
 
     def _parse(self, data: bytes, number: int) -> Rows | None:
         """Return the rows of simple lines numbered from ``number``, or None if pyarrow does
