@@ -227,7 +227,10 @@ class _Blocks:
             length, and where the line after it ends: the exact reader reads up to there (to the
             block's end when the start is too short), and the block reader takes over again.
         """
-        if number - 1 + _line_count(block) > self._max_rows:
+        # A line takes a byte at least: count them only near the limit.
+        if number - 1 + len(block) > self._max_rows and (
+            number - 1 + _line_count(block) > self._max_rows
+        ):
             return None, 0, len(block)
         simple = self._simple_length(block)
         rows = self._parse(block[:simple], number) if simple else None
