@@ -218,10 +218,11 @@ class _SheetRows:
         self, values: list[list[Any]], formats: Mapping[int, Mapping[int, NumberText]]
     ) -> list[pa.Array] | None:
         """Return the cells of rows as columns of text; None if a cell is over the limit."""
-        by_column: dict[int, list[tuple[int, NumberText]]] = {}
-        for position, row_formats in formats.items():
-            for column, show in row_formats.items():
-                by_column.setdefault(column - self._first_col, []).append((position, show))
+        rows = formats.items()
+        by_column = {
+            column - self._first_col: [(at, shows[column]) for at, shows in rows if column in shows]
+            for column in set().union(*formats.values())
+        }
         limit = self._limits.max_cell_chars
         columns = []
         for index in range(len(values[0])):
