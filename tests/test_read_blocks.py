@@ -26,7 +26,22 @@ from importer.read.blocks import BLOCK_BYTES
 from importer.read.sheet import TEXT_DTYPE
 from tests.test_fuzz import FUZZ
 
-CLEAN = ("a", "Ada", "x y", " ", "\t", "é", "李", "€", "\xa0", "\x1c", ";")
+CLEAN = (
+    "a",
+    "Ada",
+    "x y",
+    " ",
+    "\t",
+    "é",
+    "李",
+    "€",
+    "\xa0",
+    "\x1c",
+    ";",
+    "\u2028",
+    "\x85",
+    "\x0c",
+)
 """Pieces of cells that keep a line simple, quoted or not."""
 MESSY = (",", '"', '""', "\n", "\r", "\r\n", "\x00", "\ufeff")
 """Pieces of cells that may make a line no simple record of its own."""
