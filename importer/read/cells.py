@@ -5,9 +5,10 @@ with a number format worth applying through it (``formats``), dates and times in
 (``2025-07-01``, ``2025-07-01T09:30:00``, ``09:30:00``), durations as Excel's [h]:mm:ss,
 booleans as TRUE and FALSE. ``row_text`` does it a cell at a time, the reference;
 ``column_text`` gives the same text a column at a time: a column of strings goes to Arrow as it
-is, a column of numbers, integers or booleans is turned into text by column operations, a column
-of several kinds a kind at a time, and only what they do not cover (numbers with a fraction,
-formatted cells, dates and times, other kinds) goes cell by cell.
+is, a column of numbers, integers or booleans is turned into text by column operations (numbers
+formatted with zeros, ``00000`` or ``(000) 000-0000``, too), a column of several kinds a kind at
+a time, and only what they do not cover (numbers with a fraction, percentages, dates and times,
+other kinds) goes cell by cell.
 """
 
 from __future__ import annotations
@@ -21,7 +22,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from importer.read.columns import TEXT, text_column
-from importer.read.formats import NumberText, number_text
+from importer.read.formats import NumberText, ZeroPadded, number_text
 
 __all__ = ["column_text", "row_text"]
 
@@ -62,12 +63,19 @@ def column_text(values: list[Any], shown: Sequence[tuple[int, NumberText]] = ())
     if by_column is None:
         return text_column(_cells_text(values, shown))
     column = by_column(values)
-    shown = [(position, show) for position, show in shown if type(values[position]) is float]
-    if not shown:  # only numbers are shown through a format
+    if kind is not float:  # only numbers are shown through a format
         return column
-    positions = [position for position, _ in shown]
-    texts = pa.array([show(values[position]) for position, show in shown], TEXT)
-    return pc.replace_with_mask(column, _mask(len(values), positions), texts)
+    by_format: dict[NumberText, list[int]] = {}
+    for position, show in shown:
+        by_format.setdefault(show, []).append(position)
+    for show, positions in by_format.items():
+        numbers = [values[position] for position in positions]
+        if isinstance(show, ZeroPadded):
+            texts = show.column(np.array(numbers, dtype=np.float64))
+        else:
+            texts = pa.array(list(map(show, numbers)), TEXT)
+        column = pc.replace_with_mask(column, _mask(len(values), positions), texts)
+    return column
 
 
 def _mixed(

@@ -29,9 +29,13 @@ from dataclasses import dataclass
 from itertools import chain
 from pathlib import Path
 
+import numpy as np
+import pyarrow as pa
+import pyarrow.compute as pc
+
 from importer.read.archive import canonical_cells, column_number, sheet_xml, styles_xml
 
-__all__ = ["NumberText", "RowFormats", "number_text", "sheet_formats"]
+__all__ = ["NumberText", "RowFormats", "ZeroPadded", "number_text", "sheet_formats"]
 
 NumberText = Callable[[float], str]
 """How a number is shown: a number in, its text out."""
@@ -135,32 +139,62 @@ def format_text(code: str) -> NumberText | None:
     if first is None or not any(section and section.changes_numbers for section in digits):
         return None
     if len(digits) < 3 and not any(section and section.condition for section in digits):
-        return _whole_numbers(_quick(first))  # the first section shows every number from 0 up
+        # The first section shows every number from 0 up.
+        if {text for text, placeholder in first.parts if placeholder} == {"0"}:
+            return ZeroPadded(first)
+        return _whole_numbers(first.show)
     return _DigitsText(tuple(digits)).show
 
 
-def _quick(section: _Digits) -> Callable[[int], str]:
-    """Return a quicker way to show whole numbers through a section of zeros (the usual kind).
+class ZeroPadded:
+    """Shows whole numbers from 0 up through a section of zeros among literal text (``00000``,
+    ``(000) 000-0000``), other numbers plain: a cell at a time, or a column at a time."""
 
-    Digits padded to the placeholders fill a template in one call: ``(000) 000-0000`` is
-    ``"({0[0]}{0[1]}{0[2]}) ..."``; a number with more digits than placeholders is rare.
-    """
-    placeholders = [text for text, placeholder in section.parts if placeholder]
-    if set(placeholders) != {"0"}:
-        return section.show
-    slots, slot = len(placeholders), iter(range(len(placeholders)))
-    if len(section.parts) == slots:  # zeros alone: 00000
-        return lambda value: str(value).zfill(slots)
-    template = "".join(
-        f"{{0[{next(slot)}]}}" if placeholder else text.replace("{", "{{").replace("}", "}}")
-        for text, placeholder in section.parts
-    )
+    def __init__(self, section: _Digits) -> None:
+        self._section = section
+        self._slots = sum(1 for _, placeholder in section.parts if placeholder)
+        slot = iter(range(self._slots))
+        # Digits padded to the placeholders fill a template in one call: ``(000) 000-0000`` is
+        # "({0[0]}{0[1]}{0[2]}) ..."; a number with more digits than placeholders is rare.
+        self._template = "".join(
+            f"{{0[{next(slot)}]}}" if placeholder else text.replace("{", "{{").replace("}", "}}")
+            for text, placeholder in section.parts
+        )
+        self._zeros_alone = len(section.parts) == self._slots
 
-    def show(value: int) -> str:
-        digits = str(value)
-        return template.format(digits.zfill(slots)) if len(digits) <= slots else section.show(value)
+    def __call__(self, value: float) -> str:
+        """Return a number as the format shows it."""
+        if not (value.is_integer() and 0 <= value < _EXACT_FLOAT_LIMIT):
+            return number_text(value)
+        digits = str(int(value))
+        if self._zeros_alone:
+            return digits.zfill(self._slots)
+        if len(digits) > self._slots:
+            return self._section.show(int(value))
+        return self._template.format(digits.zfill(self._slots))
 
-    return show
+    def column(self, values: np.ndarray) -> pa.Array:
+        """Return numbers (float64) as the format shows each, by column operations; numbers
+        that are not whole, or have more digits than the placeholders, a cell at a time."""
+        whole = (np.floor(values) == values) & (values >= 0) & (values < _EXACT_FLOAT_LIMIT)
+        digits = pc.cast(pa.array(np.where(whole, values, 0).astype(np.int64)), pa.large_string())
+        padded = pc.utf8_lpad(digits, self._slots, "0")
+        if self._zeros_alone:
+            shown = padded
+        else:
+            whole &= pc.utf8_length(digits).to_numpy() <= self._slots
+            placeholder = iter(range(self._slots))
+            pieces = [
+                pc.utf8_slice_codeunits(padded, (at := next(placeholder)), at + 1)
+                if is_placeholder
+                else pa.scalar(text, pa.large_string())
+                for text, is_placeholder in self._section.parts
+            ]
+            shown = pc.binary_join_element_wise(*pieces, pa.scalar("", pa.large_string()))
+        if whole.all():
+            return shown
+        others = pa.array([self(float(value)) for value in values[~whole]], pa.large_string())
+        return pc.replace_with_mask(shown, pa.array(~whole), others)
 
 
 def _whole_numbers(show_whole: Callable[[int], str]) -> NumberText:
