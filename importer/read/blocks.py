@@ -4,7 +4,8 @@ Most of a real CSV file is simple: every physical line is one record, its quotes
 and close cells on that line. Such a stretch parses with pyarrow's CSV reader at the speed of a
 bare read, into Arrow columns of text. Whatever is not simple goes through the exact reader
 (``csv.RecordReader``, the reference), which hands back at the first record boundary past the
-block. So every row comes out as the exact reader gives it: the same cells, the same number.
+stretch it was given. So every row comes out as the exact reader gives it: the same cells, the
+same number.
 
 A block is read from a record's first byte, cut after its last line feed, and is simple up to
 the first line that holds a NUL, a lone carriage return (a line break of its own to the csv

@@ -147,10 +147,10 @@ def workbook_rows(
 class _SheetRows:
     """Turns a loaded sheet's rows into runs of data rows, a column at a time.
 
-    A run's cells become text a column at a time: a column of strings goes to Arrow as it is,
-    and only a column holding other values is turned into text cell by cell, its cells with a
-    number format worth applying shown through it. A run with a row past the row limit or a
-    cell over the cell limit is read row by row instead, the reference way.
+    A run's cells become text a column at a time (``cells.column_text``: a column of strings
+    goes to Arrow as it is, numbers by column operations), its cells with a number format worth
+    applying shown through it. A run with a row past the row limit or a cell over the cell limit
+    is read row by row instead, the reference way.
     """
 
     def __init__(
