@@ -56,7 +56,7 @@ def column_text(values: list[Any], shown: Sequence[tuple[int, NumberText]] = ())
         shown: The cells with a number format worth applying: position and how it shows.
     """
     kinds = set(map(type, values))
-    if len(kinds) > 1 and kinds <= _COLUMN_TEXT.keys():
+    if len(kinds) > 1 and kinds <= _BY_COLUMN_OPERATIONS:
         return _mixed(values, kinds, shown)
     kind = kinds.pop() if len(kinds) == 1 else None
     by_column = _COLUMN_TEXT.get(kind) if kind is not None else None
@@ -193,4 +193,9 @@ _COLUMN_TEXT: dict[type, Callable[[Any], pa.Array]] = {
     dt.datetime: _datetimes,
     dt.date: _dates,
 }
-"""How a column of values all of one kind becomes text by column operations, by that kind."""
+"""How a column of values all of one kind becomes text, by that kind: by column operations, but
+for dates and times (``_datetimes``)."""
+
+_BY_COLUMN_OPERATIONS = frozenset((str, float, int, bool))
+"""The kinds ``_COLUMN_TEXT`` turns into text by column operations: a column mixing only these
+is taken a kind at a time; one mixing others, cell by cell (no faster a kind at a time)."""
