@@ -94,7 +94,7 @@ def _runs(sheet: Path, bare: str, settings: Settings) -> Runs:
             f"peak {peak} MB",
             flush=True,
         )
-    return reads, runs, peaks
+    return reads, runs, peaks, owns
 
 
 def _bare_read(program: str, sheet: Path) -> float:
