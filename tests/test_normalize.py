@@ -79,3 +79,11 @@ def test_every_field_kind_normalizes_as_python_would(cells: list[str]) -> None:
 
 def test_the_whitespace_set_is_pythons() -> None:
     assert "".join(chr(c) for c in range(0x110000) if re.fullmatch(r"\s", chr(c))) == WHITESPACE
+
+
+def test_a_column_in_several_arrow_pieces_normalizes_whole() -> None:
+    """A frame built by concatenation holds its text in several Arrow chunks."""
+    pieces = [pd.Series(["Link", " a  b"], dtype="str"), pd.Series(["EVENT", ""], dtype="str")]
+    values = pd.concat(pieces, ignore_index=True)
+    got = normalize_values(values, LEADS.field("source"))
+    assert [None if pd.isna(v) else v for v in got] == ["link", "a b", "event", None]

@@ -125,6 +125,8 @@ def arrow_text(values: pd.Series) -> pa.Array:
     """
     if isinstance(values.dtype, pd.StringDtype) and values.dtype.storage == "pyarrow":
         array = pa.array(values.array)
+        if isinstance(array, pa.ChunkedArray):  # a frame built by concatenation: one piece
+            array = array.combine_chunks()
     else:
         cells = values.to_numpy(dtype=object)
         try:
