@@ -26,7 +26,7 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from importer.contracts.contract import split_list
+from importer.contracts.contract import Contract, split_list
 from importer.mapping.normalize import TEXT, text_series
 
 KEY_SEPARATOR = "\x1f"
@@ -67,6 +67,15 @@ class Deduper:
         self._unordered = frozenset(unordered) & set(self._key_fields)
         self._seen = _DigestTable(_slots_for(expected_keys or 0))
         self._spill: _SpilledDigests | None = None
+
+    @classmethod
+    def for_contract(cls, contract: Contract, *, expected_keys: int | None = None) -> Deduper:
+        """Return the deduper of a vendor's contract: its key, its list fields compared as sets."""
+        return cls(
+            contract.dedupe_key,
+            unordered=[spec.path for spec in contract.fields if spec.as_set],
+            expected_keys=expected_keys,
+        )
 
     def close(self) -> None:
         """Drop the on-disk table of keys, if the input was big enough to need one."""

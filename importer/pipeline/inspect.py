@@ -129,9 +129,7 @@ def inspect_sheet(config: RunConfig, *, preview_rows: int = 5) -> Inspection:
     """
     contract, sheet, plan = plan_import(config, require=False)
     schema = build_schema(contract)
-    deduper = Deduper(
-        contract.dedupe_key, unordered=[spec.path for spec in contract.fields if spec.as_set]
-    )
+    deduper = Deduper.for_contract(contract)
     found = Inspection(contract.id, sheet, plan)
     found.statuses.update(dict.fromkeys(("failed", "duplicate", "to send"), 0))
     header_plan = plan
@@ -155,6 +153,8 @@ def inspect_sheet(config: RunConfig, *, preview_rows: int = 5) -> Inspection:
         if not found.rows:
             raise
         found.stopped = str(error)
+    finally:
+        deduper.close()
     return found
 
 

@@ -158,11 +158,7 @@ async def run_import_async(
             contract=contract,
             plan=plan,
             schema=schema,
-            deduper=Deduper(
-                contract.dedupe_key,
-                unordered=[spec.path for spec in contract.fields if spec.as_set],
-                expected_keys=expected_rows,
-            ),
+            deduper=Deduper.for_contract(contract, expected_keys=expected_rows),
             report=report,
             observer=observer,
         )
@@ -465,14 +461,9 @@ class _Checker:
         stages = self._stages
         for read in self._chunks:
             self._loop.call_soon_threadsafe(stages.observer.rows_read, len(read.frame))
-            chunk = replace(read, frame=sheet_cells(read.frame, stages.plan))
-            if not stages.checked:
-                stages.plan = hold_back_misfits(stages.plan, chunk.frame, stages.contract)
-                stages.checked = True
-            if self._config.only_rows is not None:
-                chunk = _only(chunk, self._config.only_rows)
-                if not len(chunk.frame):
-                    continue
+            chunk = _prepared(read, self._config, stages)
+            if chunk is None:
+                continue
             outcomes, valid = map_and_validate(chunk, stages.plan, stages.contract, stages.schema)
             if self.dedupes:
                 valid = dedupe_valid(valid, stages.deduper, outcomes)
@@ -629,41 +620,28 @@ def plan_for_workers(
         )
         resources.callback(ledger.close)
         run = _history(config, contract, sheet, run_id, ledger.account)
+        expected_rows = sheet.estimated_rows()
         ledger.begin_run(replace(run, arguments={**run.arguments, PLANNED: True}))
         planning = _Planning(
             contract=contract,
             plan=plan,
             schema=schema,
-            deduper=Deduper(
-                contract.dedupe_key,
-                unordered=[spec.path for spec in contract.fields if spec.as_set],
-                expected_keys=sheet.estimated_rows(),
-            ),
+            deduper=Deduper.for_contract(contract, expected_keys=expected_rows),
             bookkeeper=Bookkeeper(ledger, run_id=run_id, resend_rejected=config.resend_rejected),
             ledger=ledger,
         )
         resources.callback(planning.deduper.close)
-        observer.started(sheet.estimated_rows())
+        observer.started(expected_rows)
         for read in sheet.chunks(config.chunk_rows):
             observer.rows_read(len(read.frame))
-            _plan_chunk(
-                config,
-                replace(read, frame=sheet_cells(read.frame, planning.plan)),
-                planning,
-                run_id,
-            )
+            chunk = _prepared(read, config, planning)
+            if chunk is not None:
+                _plan_chunk(chunk, planning, run_id)
     return PlanResult(run_id, planning.queued, planning.decided)
 
 
-def _plan_chunk(config: RunConfig, chunk: Chunk, planning: _Planning, run_id: str) -> None:
+def _plan_chunk(chunk: Chunk, planning: _Planning, run_id: str) -> None:
     """Record one chunk's rows, queueing those to send."""
-    if not planning.checked:
-        planning.plan = hold_back_misfits(planning.plan, chunk.frame, planning.contract)
-        planning.checked = True
-    if config.only_rows is not None:
-        chunk = _only(chunk, config.only_rows)
-        if not len(chunk.frame):
-            return
     outcomes, kept = check_chunk(
         chunk, planning.plan, planning.contract, planning.schema, planning.deduper
     )
@@ -715,6 +693,19 @@ def _meta(
         "arguments": _arguments(config),
         "aborted": aborted,
     }
+
+
+def _prepared(read: Chunk, config: RunConfig, stages: _Stages | _Planning) -> Chunk | None:
+    """Return a chunk as read, ready to check: the sheet's cells only, the plan checked against
+    the first rows (``hold_back_misfits``), and only the rows a retry asked for; None when it
+    holds none of those."""
+    chunk = replace(read, frame=sheet_cells(read.frame, stages.plan))
+    if not stages.checked:
+        stages.plan = hold_back_misfits(stages.plan, chunk.frame, stages.contract)
+        stages.checked = True
+    if config.only_rows is not None:
+        chunk = _only(chunk, config.only_rows)
+    return chunk if len(chunk.frame) else None
 
 
 def _only(chunk: Chunk, rows: frozenset[int]) -> Chunk:
